@@ -1,0 +1,1 @@
+"""Pure numerics shared by the instrumentation and the processor: sketches, baselines, drift."""
