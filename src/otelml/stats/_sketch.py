@@ -1,0 +1,139 @@
+"""Shared plumbing of the mergeable sketches: the format version, input checks, JSON-safe floats.
+
+Every sketch serialises to a plain ``dict`` with ``"format"`` (an int version) and ``"type"``
+keys, built only from ``int``, ``str``, lists and dicts, and finite floats, so that
+``json.dumps(..., allow_nan=False)`` accepts it. Non-finite floats (an empty sketch's ``min``) are
+written as the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+FORMAT_VERSION = 1
+"""Version of the ``to_dict`` layout of every sketch; ``from_dict`` rejects any other."""
+
+_S = TypeVar("_S", bound="Sketch")
+
+
+@runtime_checkable
+class Sketch(Protocol):
+    """What every otelml sketch offers: update, vectorised update, merge and serialisation."""
+
+    @property
+    def count(self) -> int: ...
+
+    def update(self, x: Any) -> None: ...
+
+    def update_many(self, xs: Any) -> None: ...
+
+    def merge(self: _S, other: _S) -> _S: ...
+
+    def copy(self: _S) -> _S: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def check_header(d: Mapping[str, Any], type_name: str) -> None:
+    """Raise ``ValueError`` naming the field unless ``d`` is a ``type_name`` dict of our format."""
+    if not isinstance(d, Mapping):
+        raise TypeError(f"from_dict expects a mapping, got {type(d).__name__}")
+    if d.get("type") != type_name:
+        raise ValueError(f"type: expected {type_name!r}, got {d.get('type')!r}")
+    fmt = d.get("format")
+    if isinstance(fmt, bool) or fmt != FORMAT_VERSION:
+        raise ValueError(
+            f"format: unsupported version {fmt!r} (this otelml reads {FORMAT_VERSION})"
+        )
+
+
+def field(d: Mapping[str, Any], name: str) -> Any:
+    """Return ``d[name]``, raising ``ValueError`` that names a missing field."""
+    try:
+        return d[name]
+    except KeyError:
+        raise ValueError(f"{name}: missing field") from None
+
+
+def int_field(d: Mapping[str, Any], name: str, *, minimum: int = 0) -> int:
+    """Return ``d[name]`` as an int ``>= minimum``; ``ValueError`` naming the field otherwise."""
+    v = field(d, name)
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise ValueError(f"{name}: expected an int, got {type(v).__name__}")
+    if v < minimum:
+        raise ValueError(f"{name}: must be >= {minimum}, got {v}")
+    return int(v)
+
+
+def float_to_json(x: float) -> float | str:
+    """Return ``x`` as a JSON-safe value: finite floats unchanged, others as strings."""
+    if math.isfinite(x):
+        return float(x)
+    if math.isnan(x):
+        return "NaN"
+    return "Infinity" if x > 0 else "-Infinity"
+
+
+_SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def float_from_json(d: Mapping[str, Any], name: str) -> float:
+    """Return the float stored under ``name`` by :func:`float_to_json`."""
+    v = field(d, name)
+    if isinstance(v, str):
+        if v not in _SPECIAL:
+            raise ValueError(f"{name}: expected a number, got {v!r}")
+        return _SPECIAL[v]
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError(f"{name}: expected a number, got {type(v).__name__}")
+    return float(v)
+
+
+def counts_from_json(v: Any, name: str, length: int | None = None) -> npt.NDArray[np.int64]:
+    """Return a list of non-negative ints as an int64 array; ``ValueError`` naming ``name``."""
+    if not isinstance(v, (list, tuple)) or not all(
+        isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in v
+    ):
+        raise ValueError(f"{name}: expected a list of ints")
+    arr = np.array(v, dtype=np.int64).reshape(-1)
+    if length is not None and arr.shape[0] != length:
+        raise ValueError(f"{name}: expected {length} counts, got {arr.shape[0]}")
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"{name}: counts must be non-negative")
+    return arr
+
+
+def as_float_array(xs: Any, who: str) -> npt.NDArray[np.float64]:
+    """Return ``xs`` (list, tuple or array of bools, ints or floats) as a 1-D float64 array.
+
+    Strings, bytes, complex and object arrays raise ``TypeError``: a caller who meant numbers
+    learns at once, rather than from a histogram full of NaN.
+    """
+    arr = np.asarray(xs)
+    kind = arr.dtype.kind
+    if kind == "f" and arr.dtype == np.float64:
+        return arr.reshape(-1)
+    if kind in "biuf":
+        return arr.astype(np.float64).reshape(-1)
+    raise TypeError(
+        f"{who}: expected numbers (bool, int or float), got an array of dtype {arr.dtype}"
+    )
+
+
+def as_float(x: Any, who: str) -> float:
+    """Return a scalar number as a float; ``TypeError`` for strings and other non-numbers."""
+    if isinstance(x, (str, bytes)) or not isinstance(x, (int, float, np.number, np.bool_)):
+        raise TypeError(f"{who}: expected a number, got {type(x).__name__}")
+    if isinstance(x, (complex, np.complexfloating)):
+        raise TypeError(f"{who}: expected a real number, got {type(x).__name__}")
+    return float(x)
+
+
+def same_float(a: float, b: float) -> bool:
+    """Return whether two floats are equal, counting NaN equal to NaN (for ``__eq__``)."""
+    return a == b or (math.isnan(a) and math.isnan(b))

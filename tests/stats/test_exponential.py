@@ -1,0 +1,277 @@
+"""ExponentialHistogram: exact OTel index mapping, downscaling, OTel SDK agreement, projection."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from otelml.stats.exponential import ExponentialHistogram, lower_boundary, map_to_index
+from otelml.stats.histogram import FixedHistogram
+
+from .strategies import wide_batches
+
+POW2_EXPONENTS = np.arange(-1022, 1024)
+
+
+@pytest.mark.parametrize("scale", [-10, -4, -1, 0, 1, 3, 8, 20])
+def test_powers_of_two_sit_at_the_top_of_their_bucket(scale: int) -> None:
+    # 2**k is the upper (inclusive) bound of bucket (k << scale) - 1 at scale >= 0,
+    # and shifting that index gives the answer at negative scales.
+    idx = map_to_index(2.0**POW2_EXPONENTS, scale)
+    expected = ((POW2_EXPONENTS << max(scale, 0)) - 1) >> max(-scale, 0)
+    assert idx.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("scale", [1, 4, 11, 20])
+def test_index_is_consistent_with_bucket_boundaries(scale: int) -> None:
+    rng = np.random.default_rng(scale)
+    v = np.exp(rng.uniform(-700, 700, 20_000))
+    idx = map_to_index(v, scale)
+    assert np.all(lower_boundary(idx, scale) < v)
+    assert np.all(v <= lower_boundary(idx + 1, scale))
+    # Values right at and beside computed boundaries land on the correct side.
+    b = lower_boundary(idx[:2000], scale)
+    assert np.array_equal(map_to_index(b, scale), idx[:2000] - 1)
+    assert np.array_equal(map_to_index(np.nextafter(b, np.inf), scale), idx[:2000])
+
+
+def test_index_matches_log_formula_away_from_boundaries() -> None:
+    rng = np.random.default_rng(0)
+    v = np.exp(rng.uniform(-50, 50, 20_000))
+    for scale in (1, 6, 20):
+        exact = np.log2(v) * 2.0**scale
+        far = np.abs(exact - np.round(exact)) > 1e-6
+        ref = np.ceil(exact[far]) - 1
+        assert np.array_equal(map_to_index(v[far], scale), ref.astype(np.int64))
+
+
+@pytest.mark.parametrize("scale", [-3, 0, 2, 20])
+def test_downscaling_by_shift_equals_direct_mapping(scale: int) -> None:
+    v = np.exp(np.random.default_rng(1).uniform(-300, 300, 10_000))
+    for k in (1, 2, 5):
+        assert np.array_equal(map_to_index(v, scale) >> k, map_to_index(v, scale - k))
+
+
+def test_subnormals_share_the_smallest_normal_bucket_and_huge_values_work() -> None:
+    tiny = np.array([5e-324, 1e-310, np.finfo(float).smallest_normal])
+    for scale in (-2, 0, 3, 20):
+        idx = map_to_index(tiny, scale)
+        assert len(set(idx.tolist())) == 1
+    h = ExponentialHistogram()
+    h.update_many([5e-324, 1e-310, 1e300, -1e300, np.finfo(float).max])
+    assert h.count == 5
+    assert h.max == np.finfo(float).max
+    assert h.scale >= -10
+    assert h.positive.counts.sum() == 4
+    assert h.negative.counts.sum() == 1
+    lo = lower_boundary(h.positive.offset, h.scale)
+    assert lo < 5e-324 or lo <= np.finfo(float).smallest_normal
+
+
+def test_zero_and_negative_values() -> None:
+    h = ExponentialHistogram()
+    h.update_many([0.0, -0.0, -1.0, -2.0, -3.0, 1.0])
+    assert h.zero_count == 2
+    assert h.negative.counts.sum() == 3
+    assert h.positive.counts.sum() == 1
+    assert (h.min, h.max, h.sum) == (-3.0, 1.0, -5.0)
+    # -1 and -2 are upper bounds (by magnitude) of consecutive octaves at scale 20.
+    assert map_to_index(np.array([1.0, 2.0, 3.0]), h.scale).tolist()[0] == h.negative.offset
+
+
+def test_zero_threshold() -> None:
+    h = ExponentialHistogram(zero_threshold=0.1)
+    h.update_many([0.05, -0.1, 0.1000001, 3.0])
+    assert h.zero_count == 2
+    assert h.count == 4
+    with pytest.raises(ValueError, match="zero_threshold"):
+        h.merge(ExponentialHistogram())
+
+
+def test_empty_constant_and_all_nan() -> None:
+    h = ExponentialHistogram()
+    assert (h.count, h.scale, h.zero_count) == (0, 20, 0)
+    h.update_many([math.nan] * 3 + [math.inf, -math.inf])
+    assert (h.count, h.nan_count, h.posinf_count, h.neginf_count) == (0, 3, 1, 1)
+    assert math.isnan(h.min)
+    h.update_many(np.full(100, 7.5))
+    assert h.scale == 20
+    assert h.positive.counts.tolist() == [100]
+    assert lower_boundary(h.positive.offset, 20) < 7.5 <= lower_boundary(h.positive.offset + 1, 20)
+
+
+@settings(max_examples=40, deadline=None)
+@given(xs=wide_batches, max_size=st.integers(2, 40))
+def test_buckets_fit_max_size_and_are_the_finest_that_fit(xs: list[float], max_size: int) -> None:
+    h = ExponentialHistogram(max_size=max_size)
+    h.update_many(xs)
+    x = np.array(xs, dtype=float)
+    for sign, b in ((1, h.positive), (-1, h.negative)):
+        v = sign * x[np.isfinite(x) & (sign * x > 0)]
+        assert b.counts.size <= max_size
+        assert b.counts.sum() == v.size
+        if v.size:
+            assert b.counts[0] > 0
+            assert b.counts[-1] > 0
+            # The same values at scale + 1 would need more than max_size buckets (or the
+            # scale is already the maximum): no needless loss of resolution.
+            if h.scale < 20:
+                pos = map_to_index(np.abs(x[np.isfinite(x) & (x > 0)]), h.scale + 1)
+                neg = map_to_index(np.abs(x[np.isfinite(x) & (x < 0)]), h.scale + 1)
+                widths = [r.max() - r.min() + 1 for r in (pos, neg) if r.size]
+                assert max(widths) > max_size
+            # Each value's own index at the histogram's scale is inside the range.
+            idx = map_to_index(v, h.scale)
+            assert b.offset <= idx.min()
+            assert idx.max() < b.offset + b.counts.size
+
+
+def test_merge_downscales_to_the_common_scale() -> None:
+    a, b = ExponentialHistogram(), ExponentialHistogram()
+    a.update_many([1.5, 1.5000001])  # close enough to stay at scale 20
+    b.update_many([1e-6, 1e6])  # needs a coarse scale
+    m = a + b
+    assert m.scale == b.scale < a.scale
+    direct = ExponentialHistogram()
+    direct.update_many([1.5, 1.5000001, 1e-6, 1e6])
+    assert m == direct
+    assert a.scale == 20  # inputs untouched
+
+
+def test_from_otel_downscales_to_fit_and_trims() -> None:
+    h = ExponentialHistogram.from_otel(
+        3, 1, -2, [0, 1, 2, 0], 5, [4], sum=1.0, min=-3.0, max=2.0, max_size=160
+    )
+    assert (h.scale, h.positive.offset, h.positive.counts.tolist()) == (3, -1, [1, 2])
+    assert h.count == 8
+    small = ExponentialHistogram.from_otel(3, 0, 0, [1] * 10, max_size=4)
+    assert small.scale == 1
+    assert small.positive.counts.tolist() == [4, 4, 2]
+    with pytest.raises(ValueError, match="scale"):
+        ExponentialHistogram.from_otel(21, 0, 0, [])
+    with pytest.raises(ValueError, match="positive_counts"):
+        ExponentialHistogram.from_otel(0, 0, 0, [-1])
+
+
+def test_agrees_with_the_otel_sdk_exponential_aggregation() -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
+
+    rng = np.random.default_rng(3)
+    # OTel histogram instruments take non-negative values only; negatives are tested above.
+    values = np.concatenate([rng.lognormal(0, 3, 3000), np.zeros(7), [1.0, 2.0, 4.0, 0.25]])
+    rng.shuffle(values)
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(
+        metric_readers=[reader],
+        views=[View(instrument_name="v", aggregation=ExponentialBucketHistogramAggregation())],
+    )
+    try:
+        instrument = provider.get_meter("test").create_histogram("v")
+        for v in values.tolist():
+            instrument.record(v)
+        metrics = reader.get_metrics_data().resource_metrics[0].scope_metrics[0].metrics
+        dp = metrics[0].data.data_points[0]
+    finally:
+        provider.shutdown()
+    sdk = ExponentialHistogram.from_otel(
+        dp.scale,
+        dp.zero_count,
+        dp.positive.offset,
+        dp.positive.bucket_counts,
+        dp.negative.offset,
+        dp.negative.bucket_counts,
+        sum=dp.sum,
+        min=dp.min,
+        max=dp.max,
+    )
+    ours = ExponentialHistogram()
+    ours.update_many(values)
+    assert sdk.scale == ours.scale < 20  # the data made both downscale
+    assert sdk.zero_count == ours.zero_count == 7
+    assert sdk.positive.offset == ours.positive.offset
+    assert sdk.positive.counts.tolist() == ours.positive.counts.tolist()
+    counts = list(dp.positive.bucket_counts)
+    nz = np.flatnonzero(counts)
+    assert dp.positive.offset + nz[0] == ours.positive.offset
+    assert counts[nz[0] : nz[-1] + 1] == ours.positive.counts.tolist()
+    assert (sdk.min, sdk.max) == (ours.min, ours.max)
+    assert sdk.sum == pytest.approx(ours.sum, rel=1e-12)
+    # What the SDK exported merges with ours.
+    both = sdk + ours
+    assert both.count == 2 * values.size
+
+
+def test_project_and_error_bound_against_true_counts() -> None:
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.lognormal(1, 2, 20_000), -rng.lognormal(0, 1, 5000), np.zeros(50)])
+    for max_size in (8, 40, 160):
+        h = ExponentialHistogram(max_size=max_size)
+        h.update_many(x)
+        for e in (
+            np.quantile(x, np.linspace(0.05, 0.95, 10)),
+            np.array([-1.0, 0.0, 1.0, 2.0, 4.0, 8.0]),  # powers of two: bucket bounds at scale<=0
+            np.array([0.0]),
+        ):
+            true = FixedHistogram(e)
+            true.update_many(x)
+            proj = h.project(e)
+            bound = h.projection_error_bound(e)
+            diff = np.abs(proj.counts - true.counts)
+            assert proj.count == true.count
+            assert diff.sum() <= 2 * bound
+            assert diff.max() <= bound
+            assert (proj.min, proj.max) == (true.min, true.max)
+    coarse = ExponentialHistogram(max_size=4)
+    coarse.update_many(x)
+    assert coarse.projection_error_bound(np.quantile(x, [0.25, 0.5, 0.75])) > 0
+
+
+def test_projection_is_exact_when_edges_are_bucket_bounds() -> None:
+    h = ExponentialHistogram(max_size=400)
+    x = np.exp(np.random.default_rng(2).uniform(-5, 5, 5000))
+    h.update_many(x)
+    e = lower_boundary(np.arange(h.positive.offset, h.positive.offset + 50, 7), h.scale)
+    assert h.projection_error_bound(e) == 0
+    true = FixedHistogram(e)
+    true.update_many(x)
+    assert h.project(e) == FixedHistogram.from_counts(
+        e, true.counts, sum=h.sum, min=h.min, max=h.max
+    )
+
+
+def test_huge_counts_do_not_overflow() -> None:
+    big = 10**12
+    h = ExponentialHistogram.from_otel(0, big, 0, [big, big, big], sum=1.0, min=0.0, max=8.0)
+    total = h
+    for _ in range(999):
+        total = total + h
+    assert total.count == 1000 * 4 * big
+    down = ExponentialHistogram.from_otel(0, 0, 0, [big] * 8, max_size=2)
+    assert down.positive.counts.tolist() == [4 * big, 4 * big]
+    assert ExponentialHistogram.from_dict(total.to_dict()) == total
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"max_size": 1}, "max_size"),
+        ({"max_scale": 21}, "max_scale"),
+        ({"zero_threshold": -1.0}, "zero_threshold"),
+    ],
+)
+def test_rejects_bad_parameters(kwargs: dict[str, float], field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        ExponentialHistogram(**kwargs)  # type: ignore[arg-type]
+
+
+def test_rejects_strings() -> None:
+    with pytest.raises(TypeError, match="expected numbers"):
+        ExponentialHistogram().update_many(["1"])
+    with pytest.raises(TypeError, match="expected a number"):
+        ExponentialHistogram().update("1")
