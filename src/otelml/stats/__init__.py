@@ -4,6 +4,9 @@ Mergeable sketches, baselines, drift statistics and decisions, data quality, per
 and confidence-based performance estimation. numpy and scipy only: no OpenTelemetry, no I/O.
 """
 
+from otelml.stats.baseline import SCHEMA_VERSION as BASELINE_SCHEMA_VERSION
+from otelml.stats.baseline import Baseline, BaselineFormatError, FeatureBaseline
+from otelml.stats.baseline_builder import BaselineBuilder
 from otelml.stats.categorical import CategoryCounts
 from otelml.stats.cbpe import CBPEEstimator, CBPEResult, DivergenceResult, divergence
 from otelml.stats.exponential import ExponentialHistogram
@@ -20,12 +23,17 @@ from otelml.stats.performance import (
 )
 
 __all__ = [
+    "BASELINE_SCHEMA_VERSION",
+    "Baseline",
+    "BaselineBuilder",
+    "BaselineFormatError",
     "CBPEEstimator",
     "CBPEResult",
     "CategoryCounts",
     "ConfusionCounts",
     "DivergenceResult",
     "ExponentialHistogram",
+    "FeatureBaseline",
     "FixedHistogram",
     "Moments",
     "PerformanceComparison",
