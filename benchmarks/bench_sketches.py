@@ -1,32 +1,54 @@
 """Throughput of the sketches' ``update_many`` on 1M float64 values, against bare numpy.
 
-Prints values/s (median of several runs) and the ratio to ``np.searchsorted`` +
-``np.bincount(minlength=...)`` on the same data and edges, measured in the same process.
-Run: ``python benchmarks/bench_sketches.py [--n 1000000] [--repeat 7]``.
+For each sketch: the median time of several runs, values/s, and the ratio to
+``np.bincount(np.searchsorted(edges, x), minlength=...)`` on the same values and the same bins
+(the histogram's edges; the exponential histogram's bucket boundaries after the update),
+measured in the same process. Times are CPU time of this thread (``time.thread_time``), which a
+busy machine disturbs far less than wall-clock time; the wall-clock median and the load average
+are printed too. Run: ``python benchmarks/bench_sketches.py [--n 1000000] [--repeat 7]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 
-from otelml.stats.exponential import ExponentialHistogram
+from otelml.stats.exponential import ExponentialHistogram, lower_boundary
 from otelml.stats.histogram import FixedHistogram
 from otelml.stats.moments import Moments
 
 
-def median_seconds(fn: Callable[[], object], repeat: int) -> float:
+def median_seconds(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """Return the median (CPU, wall-clock) seconds of ``fn()`` after one warm-up call."""
     fn()  # warm-up (lookup tables, caches)
-    times = []
+    cpu, wall = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        c0, w0 = time.thread_time(), time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        cpu.append(time.thread_time() - c0)
+        wall.append(time.perf_counter() - w0)
+    return statistics.median(cpu), statistics.median(wall)
+
+
+def searchsorted_baseline(x: npt.NDArray[np.float64], edges: npt.NDArray[np.float64]) -> object:
+    return np.bincount(np.searchsorted(edges, x), minlength=edges.size + 1)
+
+
+def exponential_edges(h: ExponentialHistogram) -> npt.NDArray[np.float64]:
+    """Return the bucket boundaries of ``h`` as sorted edges (negative buckets mirrored)."""
+    parts = []
+    for b, sign in ((h.negative, -1.0), (h.positive, 1.0)):
+        if b.counts.size:
+            idx = np.arange(b.offset, b.offset + b.counts.size + 1)
+            bounds = sign * lower_boundary(idx, h.scale)
+            parts.append(np.sort(bounds))
+    return np.unique(np.concatenate(parts))
 
 
 def main() -> None:
@@ -34,34 +56,41 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
-    x = np.random.default_rng(0).lognormal(0.0, 1.0, args.n)
+    rng = np.random.default_rng(0)
+    x = rng.lognormal(0.0, 1.0, args.n)
+    mixed = rng.standard_normal(args.n)
 
-    rows: list[tuple[str, float, float]] = []
+    rows: list[tuple[str, tuple[float, float], tuple[float, float]]] = []
     for k in (11, 100):
         edges = np.quantile(x, np.linspace(0.0, 1.0, k + 2)[1:-1])
-        base = median_seconds(
-            lambda e=edges: np.bincount(np.searchsorted(e, x), minlength=e.size + 1), args.repeat
-        )
+        base = median_seconds(lambda e=edges: searchsorted_baseline(x, e), args.repeat)
         hist = FixedHistogram(edges)
         t = median_seconds(lambda h=hist: h.update_many(x), args.repeat)
         rows.append((f"FixedHistogram, {k} edges", t, base))
+    for name, data in (("lognormal", x), ("normal, +-", mixed)):
+        probe = ExponentialHistogram()
+        probe.update_many(data)
+        edges = exponential_edges(probe)
+        base = median_seconds(lambda d=data, e=edges: searchsorted_baseline(d, e), args.repeat)
+        t = median_seconds(lambda d=data: ExponentialHistogram().update_many(d), args.repeat)
+        rows.append((f"Exponential (160), {name}", t, base))
     base11 = rows[0][2]
-    rows.append(("ExponentialHistogram (160)", median_seconds(_exp(x), args.repeat), base11))
     rows.append(("Moments", median_seconds(lambda: Moments().update_many(x), args.repeat), base11))
 
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"update_many of {args.n:,} float64 values, median of {args.repeat} runs")
-    print(f"{'sketch':<28} {'ms':>8} {'Mvalues/s':>10} {'baseline ms':>12} {'speed-up':>9}")
-    for name, t, b in rows:
-        print(f"{name:<28} {t * 1e3:8.2f} {args.n / t / 1e6:10.1f} {b * 1e3:12.2f} {b / t:8.2f}x")
-    print("baseline: np.bincount(np.searchsorted(edges, x), minlength=k+1) on the same values")
-    print("(11 edges for the ExponentialHistogram and Moments rows)")
-
-
-def _exp(x: np.ndarray) -> Callable[[], None]:
-    def run() -> None:
-        ExponentialHistogram().update_many(x)
-
-    return run
+    print(f"load average (1, 5, 15 min) at the end: {load}; {os.cpu_count()} CPUs")
+    print(
+        f"{'sketch':<32} {'cpu ms':>8} {'Mvalues/s':>10} {'base ms':>8} {'speed-up':>9}"
+        f" {'wall ms':>8} {'base wall':>10}"
+    )
+    for name, (t, tw), (b, bw) in rows:
+        print(
+            f"{name:<32} {t * 1e3:8.2f} {args.n / t / 1e6:10.1f} {b * 1e3:8.2f} {b / t:8.2f}x"
+            f" {tw * 1e3:8.2f} {bw * 1e3:10.2f}"
+        )
+    print("base: np.bincount(np.searchsorted(edges, x), minlength=k+1) on the same values and")
+    print("bins (Exponential rows: its bucket boundaries after the update, 11 edges for Moments)")
 
 
 if __name__ == "__main__":

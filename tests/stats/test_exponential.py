@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from otelml.stats import exponential
+from otelml.stats._exp_index import BitIndexer, index_range
 from otelml.stats.exponential import ExponentialHistogram, lower_boundary, map_to_index
 from otelml.stats.histogram import FixedHistogram
 
@@ -275,3 +277,75 @@ def test_rejects_strings() -> None:
         ExponentialHistogram().update_many(["1"])
     with pytest.raises(TypeError, match="expected a number"):
         ExponentialHistogram().update("1")
+
+
+# ---------------------------------------------------------------- fast path: indices from bits
+
+
+def _positive_doubles(rng: np.random.Generator, scale: int) -> np.ndarray:
+    """Random positive finite doubles, their bucket boundaries and both neighbours of each."""
+    if scale <= 4:  # any double: the indexer's table spans all octaves and stays small
+        v = rng.integers(1, 0x7FF0000000000000, 20_000, dtype=np.int64).view(np.float64)
+        extremes = [5e-324, 1e-310, np.finfo(float).smallest_normal, np.finfo(float).max]
+        v = np.concatenate([v, extremes, 2.0 ** rng.integers(-1074, 1024, 200)])
+    else:  # the few hundred buckets a batch spans after downscaling to fit max_size
+        octaves = 300 / 2**scale
+        v = np.exp(rng.uniform(-700, 700)) * 2.0 ** rng.uniform(0, octaves, 20_000)
+    b = lower_boundary(map_to_index(v[:3000], scale), scale)
+    b = b[(b > 0) & np.isfinite(b)]
+    v = np.concatenate([v, b, np.nextafter(b, 0.0), np.nextafter(b, np.inf)])
+    return v[v > 0]
+
+
+@pytest.mark.parametrize("scale", [-10, -3, -1, 0, 1, 2, 4, 6, 11, 16, 20])
+def test_bit_pattern_index_equals_reference_index(scale: int) -> None:
+    rng = np.random.default_rng(100 + scale)
+    v = _positive_doubles(rng, scale)
+    ref = map_to_index(v, scale)
+    lo, hi = float(v.min()), float(v.max())
+    assert index_range(lo, hi, scale) == (int(ref.min()), int(ref.max()))
+    for sign, negative in ((1.0, False), (-1.0, True)):
+        indexer = BitIndexer(scale, lo, hi, negative=negative)
+        assert indexer.indices(sign * v).tolist() == ref.tolist()
+        assert indexer.offset == ref.min()
+        counts = indexer.counts(sign * v)  # > one chunk: exercises the chunk loop
+        assert counts.tolist() == np.bincount(ref - ref.min()).tolist()
+
+
+@pytest.mark.parametrize("scale", [-2, 0, 3, 20])
+def test_index_range_of_single_values(scale: int) -> None:
+    v = _positive_doubles(np.random.default_rng(scale + 50), scale)[::40]
+    ref = map_to_index(v, scale)
+    assert [index_range(float(x), float(x), scale)[0] for x in v] == ref.tolist()
+
+
+def _batch(rng: np.random.Generator) -> np.ndarray:
+    parts = [
+        rng.lognormal(0, 2, 40_000),
+        -rng.lognormal(3, 1, 30_000),
+        [0.0, -0.0, 5e-324, -1e-310, 1e300, -1e299, 1.0, -2.0],
+    ]
+    x = np.concatenate(parts)
+    rng.shuffle(x)
+    return x
+
+
+@pytest.mark.parametrize("max_size", [2, 20, 160, 4000])
+@pytest.mark.parametrize("sign", ["mixed", "positive", "negative"])
+def test_large_batches_equal_the_reference_path(
+    monkeypatch: pytest.MonkeyPatch, max_size: int, sign: str
+) -> None:
+    rng = np.random.default_rng(max_size)
+    x = _batch(rng)
+    x = {"mixed": x, "positive": np.abs(x), "negative": -np.abs(x)}[sign]
+    narrow = 1.0 + rng.uniform(0, 1e-4, 50_000)  # stays at a fine scale
+    results = []
+    for small in (0, 10**9):  # 0: every batch takes the bit-pattern path
+        monkeypatch.setattr(exponential, "_SMALL_BATCH", small)
+        h = ExponentialHistogram(max_size=max_size)
+        h.update_many(narrow)
+        h.update_many(x)
+        results.append(h)
+    fast, ref = results
+    assert fast == ref
+    assert fast.count == x.size + narrow.size

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from otelml.stats import histogram
 from otelml.stats.histogram import FixedHistogram
 
 from .strategies import edges, moderate_floats
@@ -182,3 +183,38 @@ def test_scalar_update_matches_batch_on_edges() -> None:
         a.update(x)
     b.update_many(np.array(xs, dtype=np.float64))
     assert a == b
+
+
+@settings(max_examples=40, deadline=None)
+@given(e=edges(max_edges=40), xs=st.lists(moderate_floats, max_size=60))
+def test_fast_paths_match_searchsorted_for_any_edges(e: np.ndarray, xs: list[float]) -> None:
+    # Repeat the drawn values past the small-batch cut-off so the comparison (few edges) or
+    # lookup (many) path runs, not the plain searchsorted that small batches take.
+    x = np.tile(np.array(xs + e.tolist() + [0.0]), histogram._SMALL_BATCH // (len(xs) + 1) + 1)
+    h = FixedHistogram(e)
+    h.update_many(x)
+    assert x.size >= histogram._SMALL_BATCH
+    assert h.counts.tolist() == reference_counts(e, x).tolist()
+
+
+@pytest.mark.parametrize("k", [3, 20, 21, 100])
+def test_chunked_paths_across_chunk_boundaries(k: int) -> None:
+    rng = np.random.default_rng(k)
+    x = rng.standard_normal(3 * histogram._CHUNK + 17) * 10.0
+    e = np.sort(rng.choice(x, k, replace=False))  # every edge is also a value
+    x = np.concatenate([x, [-1e308, 1e308, -0.0]])
+    h = FixedHistogram(e)
+    h.update_many(x)
+    assert h.counts.tolist() == reference_counts(e, x).tolist()
+    assert (h.min, h.max) == (-1e308, 1e308)
+
+
+def test_lookup_table_fallback_on_a_large_batch() -> None:
+    # hi - lo overflows, so no table can be built: the large batch goes to searchsorted.
+    big = np.logspace(300, 308, 15)
+    wide = np.concatenate([-big[::-1], [0.0], big])
+    rng = np.random.default_rng(0)
+    x = np.concatenate([wide, np.nextafter(wide, np.inf), rng.standard_normal(5000) * 1e304])
+    h = FixedHistogram(wide)
+    h.update_many(x)
+    assert h.counts.tolist() == reference_counts(wide, x).tolist()

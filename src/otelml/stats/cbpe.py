@@ -27,12 +27,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from otelml.stats._calibration import calibration_helps, expected_calibration_error, isotonic_knots
+from otelml.stats._cbpe_result import (
+    FORMAT_VERSION as FORMAT_VERSION,
+)
+from otelml.stats._cbpe_result import (
+    CBPEResult,
+    DivergenceResult,
+    divergence,
+    estimate_from_units,
+    ratio,
+)
 from otelml.stats.performance import ScoreHistograms
 
 __all__ = [
@@ -43,7 +53,6 @@ __all__ = [
     "expected_calibration_error",
 ]
 
-FORMAT_VERSION = 1
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 
 _FloatArray = NDArray[np.float64]
@@ -52,203 +61,6 @@ _FloatArray = NDArray[np.float64]
 class _HistogramLike(Protocol):
     edges: Any
     counts: Any
-
-
-# --------------------------------------------------------------------------- calibration
-
-
-def _isotonic_knots(scores: _FloatArray, labels: _FloatArray) -> tuple[_FloatArray, _FloatArray]:
-    """Return the knots (x, y) of the non-decreasing least-squares fit of labels on scores."""
-    x, inv = np.unique(scores, return_inverse=True)
-    w = np.bincount(inv).astype(np.float64)
-    wy = np.bincount(inv, weights=labels)
-    # Pool adjacent violators over unique scores; a block is (sum w*y, sum w, length).
-    sums: list[float] = []
-    weights: list[float] = []
-    lengths: list[int] = []
-    for s_i, w_i in zip(wy.tolist(), w.tolist(), strict=True):
-        sums.append(s_i)
-        weights.append(w_i)
-        lengths.append(1)
-        while len(sums) > 1 and sums[-2] * weights[-1] >= sums[-1] * weights[-2]:
-            s_last, w_last, n_last = sums.pop(), weights.pop(), lengths.pop()
-            sums[-1] += s_last
-            weights[-1] += w_last
-            lengths[-1] += n_last
-    y = np.repeat(np.array(sums) / np.array(weights), lengths)
-    # Only the ends of each constant run matter for linear interpolation (sklearn keeps these).
-    keep = np.ones(y.size, dtype=bool)
-    if y.size > 2:
-        keep[1:-1] = (y[1:-1] != y[:-2]) | (y[1:-1] != y[2:])
-    return x[keep], y[keep]
-
-
-def expected_calibration_error(
-    probabilities: ArrayLike, labels: ArrayLike, bins: int = 10
-) -> float:
-    """Return the ECE: Σ_b share_b · |mean p_b - mean y_b| over equal-width bins of [0, 1]."""
-    p = np.asarray(probabilities, dtype=np.float64).ravel()
-    y = np.asarray(labels, dtype=np.float64).ravel()
-    if p.size == 0:
-        return math.nan
-    idx = np.clip((p * bins).astype(np.int64), 0, bins - 1)
-    n = np.bincount(idx, minlength=bins)
-    gap = np.abs(np.bincount(idx, p, bins) - np.bincount(idx, y, bins))
-    return float(gap.sum() / p.size) if n.sum() else math.nan
-
-
-def _calibration_helps(
-    scores: _FloatArray, labels: _FloatArray, seed: int
-) -> tuple[bool, float, float]:
-    """Compare held-out ECE of raw and isotonic-calibrated scores over 3 stratified splits."""
-    rng = np.random.default_rng(seed)
-    raw, cal = [], []
-    for _ in range(3):
-        test = np.zeros(scores.size, dtype=bool)
-        for cls in (0.0, 1.0):
-            members = np.flatnonzero(labels == cls)
-            chosen = rng.permutation(members)[: round(0.25 * members.size)]
-            test[chosen] = True
-        kx, ky = _isotonic_knots(scores[~test], labels[~test])
-        raw.append(expected_calibration_error(scores[test], labels[test]))
-        cal.append(expected_calibration_error(np.interp(scores[test], kx, ky), labels[test]))
-    ece_raw, ece_cal = float(np.mean(raw)), float(np.mean(cal))
-    return ece_cal < ece_raw, ece_raw, ece_cal
-
-
-# --------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class CBPEResult:
-    """Estimated metrics of one window, their standard errors and the expected confusion matrix.
-
-    ``std_errors`` is the standard deviation of the realised metric around the estimate when
-    the calibration holds (Poisson-binomial variance of the expected counts, delta method for
-    ratios; Hanley-McNeil for ROC AUC, which is conservative). Undefined metrics are nan.
-    ``details`` holds ``roc_auc_binning_bound``: half the expected share of positive-negative
-    pairs sharing a score group (a histogram bin, or tied raw scores), the most by which
-    ranking within groups could move the ROC AUC estimate.
-    """
-
-    n: int
-    estimates: Mapping[str, float]
-    std_errors: Mapping[str, float]
-    confusion: Mapping[str, float]
-    details: Mapping[str, float] = field(default_factory=dict)
-
-    def interval(self, metric: str, z: float = 3.0) -> tuple[float, float]:
-        """Return the band estimate ± z standard errors, clipped to [0, 1]."""
-        est, se = self.estimates[metric], self.std_errors[metric]
-        return max(0.0, est - z * se), min(1.0, est + z * se)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {
-            "format": FORMAT_VERSION,
-            "type": "cbpe_result",
-            "n": self.n,
-            "estimates": dict(self.estimates),
-            "std_errors": dict(self.std_errors),
-            "confusion": dict(self.confusion),
-            "details": dict(self.details),
-        }
-
-
-@dataclass(frozen=True)
-class DivergenceResult:
-    """Realised vs estimated performance: ``flagged`` when any metric leaves its bound."""
-
-    flagged: bool
-    metrics: tuple[str, ...]
-    differences: Mapping[str, float]
-    bounds: Mapping[str, float]
-
-
-def divergence(
-    estimated: CBPEResult,
-    realised: Mapping[str, float],
-    n: int | None = None,
-    *,
-    k: float = 3.0,
-    floor: float = 0.02,
-) -> DivergenceResult:
-    """Flag metrics whose realised value differs from the CBPE estimate by more than the bound.
-
-    The bound is ``k`` standard errors plus ``floor``: the standard errors cover the sampling
-    of labels under a calibration that holds; ``floor`` absorbs the calibration's own error
-    (finite reference, isotonic fit). ``n`` is the number of labelled rows behind
-    ``realised`` (default: the whole window); with fewer, the standard error grows by
-    sqrt(window / n). Metrics nan in either are skipped.
-    """
-    if n is not None and n <= 0:
-        raise ValueError(f"n: must be positive, got {n}")
-    scale = math.sqrt(estimated.n / n) if n is not None and estimated.n > 0 else 1.0
-    diffs: dict[str, float] = {}
-    bounds: dict[str, float] = {}
-    for name, est in estimated.estimates.items():
-        if name not in realised:
-            continue
-        real, se = float(realised[name]), estimated.std_errors.get(name, math.nan)
-        if not (math.isfinite(real) and math.isfinite(est) and math.isfinite(se)):
-            continue
-        diffs[name] = real - est
-        bounds[name] = k * se * scale + floor
-    flagged = tuple(m for m in diffs if abs(diffs[m]) > bounds[m])
-    return DivergenceResult(bool(flagged), flagged, diffs, bounds)
-
-
-def _ratio(num: float, den: float) -> float:
-    return num / den if den > 0 else math.nan
-
-
-def _result(
-    count: _FloatArray,
-    prob: _FloatArray,
-    var: _FloatArray,
-    predicted: NDArray[np.bool_],
-    group: NDArray[np.int64],
-) -> CBPEResult:
-    """Estimate from units (rows or sub-bins) with count, mean probability and variance.
-
-    ``group`` orders the units by score (ascending); units of one group are ties.
-    """
-    n = float(count.sum())
-    pos, neg = count * prob, count * (1.0 - prob)
-    tp, fp = float(pos[predicted].sum()), float(neg[predicted].sum())
-    fn, tn = float(pos[~predicted].sum()), float(neg[~predicted].sum())
-    v1, v0 = float(var[predicted].sum()), float(var[~predicted].sum())
-    npp = tp + fp
-    d_f1 = npp + tp + fn
-    est = {
-        "accuracy": _ratio(tp + tn, n),
-        "precision": _ratio(tp, npp),
-        "recall": _ratio(tp, tp + fn),
-        "f1": _ratio(2.0 * tp, d_f1),
-    }
-    se = {
-        "accuracy": _ratio(math.sqrt(v1 + v0), n),
-        "precision": _ratio(math.sqrt(v1), npp),
-        "recall": _ratio(math.sqrt(fn * fn * v1 + tp * tp * v0), (tp + fn) ** 2),
-        "f1": _ratio(math.sqrt((2 * (npp + fn)) ** 2 * v1 + (2 * tp) ** 2 * v0), d_f1**2),
-    }
-    n_groups = int(group.max()) + 1 if group.size else 0
-    w_pos = np.bincount(group, pos, n_groups)
-    w_neg = np.bincount(group, neg, n_groups)
-    n_pos, n_neg = float(w_pos.sum()), float(w_neg.sum())
-    if n_pos > 0 and n_neg > 0:
-        below = np.cumsum(w_neg) - w_neg
-        auc = float(np.dot(w_pos, below + 0.5 * w_neg) / (n_pos * n_neg))
-        q1, q2 = auc / (2.0 - auc), 2.0 * auc * auc / (1.0 + auc)
-        hm = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)) / (
-            n_pos * n_neg
-        )
-        est["roc_auc"], se["roc_auc"] = auc, math.sqrt(max(hm, 0.0))
-        bound = 0.5 * float(np.dot(w_pos, w_neg)) / (n_pos * n_neg)
-    else:
-        est["roc_auc"], se["roc_auc"], bound = math.nan, math.nan, math.nan
-    confusion = {"tp": tp, "fp": fp, "fn": fn, "tn": tn}
-    return CBPEResult(round(n), est, se, confusion, {"roc_auc_binning_bound": bound})
 
 
 # --------------------------------------------------------------------------- estimator
@@ -322,12 +134,12 @@ class CBPEEstimator:
         in_unit = bool(s.min() >= 0.0 and s.max() <= 1.0)
         ece_raw, ece_cal = math.nan, math.nan
         if calibrate == "auto":
-            do_cal, ece_raw, ece_cal = _calibration_helps(s, y, seed)
+            do_cal, ece_raw, ece_cal = calibration_helps(s, y, seed)
             do_cal = do_cal or not in_unit
         else:
             do_cal = bool(calibrate) or not in_unit
         if do_cal:
-            kx, ky = _isotonic_knots(s, y)
+            kx, ky = isotonic_knots(s, y)
         else:
             kx, ky = np.array([0.0, 1.0]), np.array([0.0, 1.0])
         predicted = s > threshold
@@ -337,9 +149,9 @@ class CBPEEstimator:
         npp, n_pos = float(predicted.sum()), float(y.sum())
         reference = {
             "accuracy": float(np.mean(predicted == (y == 1.0))),
-            "precision": _ratio(tp, npp),
-            "recall": _ratio(tp, n_pos),
-            "f1": _ratio(2 * tp, npp + n_pos),
+            "precision": ratio(tp, npp),
+            "recall": ratio(tp, n_pos),
+            "f1": ratio(2 * tp, npp + n_pos),
             "roc_auc": hist.roc_auc(),
         }
         return cls(
@@ -401,7 +213,7 @@ class CBPEEstimator:
         s, predicted = s[keep], predicted[keep]
         p = self.probabilities(s)
         _, group = np.unique(s, return_inverse=True)
-        return _result(np.ones_like(p), p, p * (1.0 - p), predicted, group.ravel())
+        return estimate_from_units(np.ones_like(p), p, p * (1.0 - p), predicted, group.ravel())
 
     def estimate_histogram(self, edges: ArrayLike, counts: ArrayLike) -> CBPEResult:
         """Return the CBPE estimate from score counts on upper-inclusive bins.
@@ -434,7 +246,7 @@ class CBPEEstimator:
         prob = np.concatenate([p_lo, p_hi])
         predicted = np.concatenate([np.zeros(c.size, bool), np.ones(c.size, bool)])
         used = count > 0
-        return _result(
+        return estimate_from_units(
             count[used],
             prob[used],
             (count * prob * (1.0 - prob))[used],

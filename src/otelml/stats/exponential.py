@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from otelml.stats._exp_index import BitIndexer, index_range, lower_boundary, map_to_index
 from otelml.stats._sketch import (
     FORMAT_VERSION,
     as_float,
@@ -31,12 +32,22 @@ from otelml.stats._sketch import (
 )
 from otelml.stats.histogram import FixedHistogram
 
+__all__ = [
+    "MAX_SCALE",
+    "MIN_SCALE",
+    "Buckets",
+    "ExponentialHistogram",
+    "lower_boundary",
+    "map_to_index",
+]
+
 _TYPE = "exponential_histogram"
 MIN_SCALE = -10
 """Below this scale every normal float64 falls into two buckets; OTel's limit too."""
 MAX_SCALE = 20
 """The largest scale OTel defines (and the SDK's default ``max_scale``)."""
-_MIN_NORMAL = float(np.finfo(np.float64).smallest_normal)
+# Below this many values, BitIndexer's table costs more than map_to_index's frexp and log2.
+_SMALL_BATCH = 8192
 
 _I64 = npt.NDArray[np.int64]
 
@@ -46,59 +57,6 @@ class Buckets(NamedTuple):
 
     offset: int
     counts: _I64
-
-
-def map_to_index(values: npt.ArrayLike, scale: int) -> _I64:
-    """Return the bucket index of each positive finite value at ``scale``.
-
-    Index ``i`` satisfies ``lower_boundary(i) < v <= lower_boundary(i + 1)`` exactly (with the
-    boundaries as :func:`lower_boundary` computes them), so exact powers of two sit at the top of
-    their bucket, and indices at scale ``s`` shifted right by ``k`` equal the indices at
-    ``s - k``. Subnormal values share the bucket of the smallest normal value, as in the OTel SDK.
-    """
-    v = np.asarray(values, dtype=np.float64)
-    if v.size and v.min() < _MIN_NORMAL:
-        v = np.maximum(v, _MIN_NORMAL)
-    mant, exp = np.frexp(v)  # v = mant * 2**exp, mant in [0.5, 1); exp is int32
-    exp -= 1  # v = (2 * mant) * 2**exp, 2 * mant in [1, 2)
-    pow2 = mant == 0.5
-    if scale <= 0:
-        exp -= pow2
-        exp >>= -scale
-        return exp.astype(np.int64)
-    # Within one octave: j = floor(log2(2 * mant) * 2**scale). log2 is good to ~1 ulp, so only
-    # values within 1e-7 of a bucket boundary (in index units) can be off by one; those few are
-    # corrected against the same boundaries that lower_boundary() returns. int32 suffices:
-    # |exp << 20| < 2**31.
-    n = 1 << scale
-    t = np.log2(mant)
-    t += 1.0
-    t *= n
-    j = t.astype(np.int32)  # t >= 0, so truncation is floor
-    t -= j
-    near = np.flatnonzero((t < 1e-7) | (t > 1.0 - 1e-7))
-    if near.size:
-        jn, mn = j[near], 2.0 * mant[near]
-        jn -= mn <= np.exp2(jn / n)
-        jn += mn > np.exp2((jn + 1) / n)
-        j[near] = jn
-    np.clip(j, 0, n - 1, out=j)
-    j[pow2] = -1
-    exp <<= scale
-    exp += j
-    return exp.astype(np.int64)
-
-
-def lower_boundary(index: npt.ArrayLike, scale: int) -> npt.NDArray[np.float64]:
-    """Return ``base ** index`` at ``scale`` (the exclusive lower edge of bucket ``index``)."""
-    i = np.asarray(index, dtype=np.int64)
-    with np.errstate(over="ignore", under="ignore"):
-        if scale <= 0:
-            b: npt.NDArray[np.float64] = np.ldexp(1.0, (i << -scale).clip(-1100, 1100))
-            return b
-        octave = i >> scale
-        b = np.ldexp(np.exp2((i - (octave << scale)) / (1 << scale)), octave.clip(-1100, 1100))
-        return b
 
 
 def _trim(offset: int, counts: _I64) -> Buckets:
@@ -279,29 +237,34 @@ class ExponentialHistogram:
         if lo > t:  # all positive: no masks, no copies
             xp, xn = x, x[:0]
         elif hi < -t:
-            xp, xn = x[:0], -x
+            xp, xn = x[:0], x
         else:
-            xp, xn = x[x > t], -x[x < -t]
+            xp, xn = x[x > t], x[x < -t]
         self.zero_count += x.size - xp.size - xn.size
-        ip, ineg = map_to_index(xp, self.scale), map_to_index(xn, self.scale)
+        small = x.size < _SMALL_BATCH
+        sides = [
+            _Side(v, neg, self.scale, small) if v.size else None
+            for v, neg in ((xp, False), (xn, True))
+        ]
         # Find the least downscale that fits old and new indices together, then bin once.
         change = 0
-        for b, idx in ((self._pos, ip), (self._neg, ineg)):
+        for b, side in zip((self._pos, self._neg), sides, strict=True):
             los, his = [], []
             if b.counts.size:
                 los.append(b.offset)
                 his.append(b.offset + b.counts.size - 1)
-            if idx.size:
-                los.append(int(idx.min()))
-                his.append(int(idx.max()))
+            if side is not None:
+                los.append(side.first)
+                his.append(side.last)
             if los:
                 change += _scale_change(min(los) >> change, max(his) >> change, self.max_size)
         if change:
             self.scale -= change
             self._pos, self._neg = _downscale(self._pos, change), _downscale(self._neg, change)
-            ip, ineg = ip >> change, ineg >> change
-        self._pos = _add(self._pos, _bincount(ip))
-        self._neg = _add(self._neg, _bincount(ineg))
+        if sides[0] is not None:
+            self._pos = _add(self._pos, sides[0].buckets(change, self.scale))
+        if sides[1] is not None:
+            self._neg = _add(self._neg, sides[1].buckets(change, self.scale))
 
     # ---------------------------------------------------------------- merging
     def merge(self, other: ExponentialHistogram) -> ExponentialHistogram:
@@ -481,6 +444,34 @@ class ExponentialHistogram:
             f"negative=({self._neg.offset}, {self._neg.counts.tolist()}), sum={self.sum!r}, "
             f"min={self.min!r}, max={self.max!r})"
         )
+
+
+class _Side:
+    """One sign's values of a batch, with the bucket indices of its extreme magnitudes.
+
+    The index is monotone in the magnitude, so the extremes give the index range, and the
+    final scale is settled before any value is binned. Small batches are mapped whole by
+    :func:`map_to_index` at once (and shifted if the scale drops); large ones are counted
+    from their bit patterns at the final scale.
+    """
+
+    def __init__(self, v: npt.NDArray[np.float64], negative: bool, scale: int, small: bool) -> None:
+        self.v, self.negative = v, negative
+        self.idx: _I64 | None = None
+        if small:
+            self.idx = map_to_index(-v if negative else v, scale)
+            self.first, self.last = int(self.idx.min()), int(self.idx.max())
+            return
+        lo, hi = float(v.min()), float(v.max())
+        self.lo, self.hi = (-hi, -lo) if negative else (lo, hi)
+        self.first, self.last = index_range(self.lo, self.hi, scale)
+
+    def buckets(self, change: int, scale: int) -> Buckets:
+        """Return the counts at ``scale``, which is ``change`` below the one given at first."""
+        if self.idx is not None:
+            return _bincount(self.idx >> change)
+        indexer = BitIndexer(scale, self.lo, self.hi, negative=self.negative)
+        return Buckets(indexer.offset, indexer.counts(self.v))
 
 
 def _bincount(idx: _I64) -> Buckets:
