@@ -1,0 +1,222 @@
+"""OTLP wire handling shared by both receivers: decode requests, encode responses.
+
+Only this module and the receivers know the wire. Requests arrive as protobuf bytes (gRPC, or
+HTTP ``application/x-protobuf``) or OTLP JSON (HTTP ``application/json``), possibly gzip-encoded.
+OTLP JSON differs from the plain proto3 JSON mapping in one way that matters for decoding:
+trace and span ids are hex strings, not base64 (OTLP specification, "JSON Protobuf Encoding"),
+so they are rewritten before ``json_format.ParseDict``; field names may be lowerCamelCase (the
+spec) or snake_case, and 64-bit integers strings or numbers, which ``json_format`` accepts.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
+from google.protobuf.message import DecodeError, Message
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.proto.metrics.v1 import metrics_pb2
+from opentelemetry.proto.resource.v1 import resource_pb2
+
+Signal = Literal["metrics", "traces", "logs"]
+Encoding = Literal["protobuf", "json"]
+
+REQUEST_TYPES: dict[str, type[Message]] = {
+    "metrics": metrics_service_pb2.ExportMetricsServiceRequest,
+    "traces": trace_service_pb2.ExportTraceServiceRequest,
+    "logs": logs_service_pb2.ExportLogsServiceRequest,
+}
+
+
+def _lazy_metrics_request() -> type[Message]:
+    """Return an ExportMetricsServiceRequest class whose data points keep attributes as bytes.
+
+    An embedded message and a ``bytes`` field are the same on the wire, so a private copy of
+    metrics.proto that declares ``attributes`` as ``repeated bytes`` decodes the same requests
+    but leaves each attribute serialized. Ingestion then keys a cache by those bytes: a series
+    sends the same attributes every export, so parsing them in Python happens once per series,
+    not once per point.
+    """
+
+    def proto(module: Any) -> descriptor_pb2.FileDescriptorProto:
+        f = descriptor_pb2.FileDescriptorProto()
+        module.DESCRIPTOR.CopyToProto(f)
+        return f
+
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto(common_pb2))
+    pool.Add(proto(resource_pb2))
+    metrics = proto(metrics_pb2)
+    for message in metrics.message_type:
+        if message.name.endswith("DataPoint"):
+            for f in message.field:
+                if f.name == "attributes":
+                    f.type = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
+                    f.ClearField("type_name")
+    pool.Add(metrics)
+    pool.Add(proto(metrics_service_pb2))
+    name = "opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest"
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(name))
+
+
+LazyMetricsRequest = _lazy_metrics_request()
+"""ExportMetricsServiceRequest with data point attributes left as serialized KeyValue bytes."""
+
+
+def lazy_metrics(request: Any) -> Any:
+    """Return ``request`` as a :data:`LazyMetricsRequest` (re-encoding a regular one)."""
+    if isinstance(request, LazyMetricsRequest):
+        return request
+    return LazyMetricsRequest.FromString(request.SerializeToString())
+
+
+_ID_FIELDS = frozenset(
+    {"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"}
+)
+
+
+class BadRequest(ValueError):
+    """A request that cannot be decoded; the receivers answer 400 / INVALID_ARGUMENT."""
+
+
+class TooLarge(ValueError):
+    """A request over the size limit; the receivers answer 413 / RESOURCE_EXHAUSTED."""
+
+
+def gunzip(body: bytes, limit: int) -> bytes:
+    """Return the gzip-decoded body, refusing output beyond ``limit`` bytes (zip bombs)."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise BadRequest(f"invalid gzip body: {exc}") from exc
+    if len(out) > limit:
+        raise TooLarge(f"decompressed body exceeds {limit} bytes")
+    if not d.eof:
+        raise BadRequest("invalid gzip body: truncated")
+    return out
+
+
+def _hex_ids_to_base64(node: Any) -> Any:
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            if k in _ID_FIELDS and isinstance(v, str):
+                try:
+                    v = base64.b64encode(bytes.fromhex(v)).decode("ascii")
+                except ValueError as exc:
+                    raise BadRequest(f"{k}: not a hex id: {v[:64]!r}") from exc
+            else:
+                v = _hex_ids_to_base64(v)
+            out[k] = v
+        return out
+    if isinstance(node, list):
+        return [_hex_ids_to_base64(x) for x in node]
+    return node
+
+
+def decode_request(signal: Signal, body: bytes, encoding: Encoding) -> Message:
+    """Return the decoded Export*ServiceRequest; raise :class:`BadRequest` when it is not one."""
+    msg = REQUEST_TYPES[signal]()
+    if encoding == "protobuf":
+        if signal == "metrics":
+            msg = LazyMetricsRequest()
+        try:
+            msg.ParseFromString(body)
+        except (DecodeError, RuntimeError, ValueError) as exc:
+            raise BadRequest(f"invalid protobuf {type(msg).__name__}: {exc}") from exc
+        return msg
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise BadRequest(f"invalid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise BadRequest("invalid OTLP JSON: the top level must be an object")
+    try:
+        json_format.ParseDict(_hex_ids_to_base64(data), msg, ignore_unknown_fields=True)
+    except (json_format.ParseError, binascii.Error, RecursionError, ValueError, TypeError) as exc:
+        raise BadRequest(f"invalid OTLP JSON {type(msg).__name__}: {exc}") from exc
+    return msg
+
+
+def item_count(signal: Signal, request: Any) -> int:
+    """Return how many items (data points, spans, log records) a decoded request holds."""
+    n = 0
+    if signal == "metrics":
+        for rm in request.resource_metrics:
+            for sm in rm.scope_metrics:
+                for m in sm.metrics:
+                    kind = m.WhichOneof("data")
+                    if kind is not None:
+                        n += len(getattr(m, kind).data_points)
+    elif signal == "traces":
+        for rs in request.resource_spans:
+            for ss in rs.scope_spans:
+                n += len(ss.spans)
+    else:
+        for rl in request.resource_logs:
+            for sl in rl.scope_logs:
+                n += len(sl.log_records)
+    return n
+
+
+@dataclass(frozen=True, slots=True)
+class PartialSuccess:
+    """Items refused out of an otherwise accepted request, with the first reasons."""
+
+    rejected: int = 0
+    message: str = ""
+
+
+def response(signal: Signal, partial: PartialSuccess) -> Message:
+    """Return the Export*ServiceResponse, with ``partial_success`` set only when needed."""
+    if signal == "metrics":
+        r: Any = metrics_service_pb2.ExportMetricsServiceResponse()
+        if partial.rejected or partial.message:
+            r.partial_success.rejected_data_points = partial.rejected
+            r.partial_success.error_message = partial.message
+    elif signal == "traces":
+        r = trace_service_pb2.ExportTraceServiceResponse()
+        if partial.rejected or partial.message:
+            r.partial_success.rejected_spans = partial.rejected
+            r.partial_success.error_message = partial.message
+    else:
+        r = logs_service_pb2.ExportLogsServiceResponse()
+        if partial.rejected or partial.message:
+            r.partial_success.rejected_log_records = partial.rejected
+            r.partial_success.error_message = partial.message
+    return r  # type: ignore[no-any-return]
+
+
+def encode(message: Message, encoding: Encoding) -> bytes:
+    """Return ``message`` serialized as protobuf or OTLP JSON (lowerCamelCase)."""
+    if encoding == "protobuf":
+        return message.SerializeToString()
+    return json_format.MessageToJson(message, indent=None).encode("utf-8")
+
+
+def any_value(v: Any) -> Any:
+    """Return a Python value for an OTLP ``AnyValue`` (None for bytes, maps and empty values)."""
+    kind = v.WhichOneof("value")
+    if kind is None or kind in ("bytes_value", "kvlist_value"):
+        return None
+    if kind == "array_value":
+        return [any_value(x) for x in v.array_value.values]
+    return getattr(v, kind)
+
+
+AttrReader = Callable[[Any], dict[str, Any]]
+
+
+def attributes(kvs: Any) -> dict[str, Any]:
+    """Return a dict of an OTLP attribute list (later keys win, as in the SDK)."""
+    return {kv.key: any_value(kv.value) for kv in kvs}

@@ -1,0 +1,126 @@
+"""What both receivers do with a decoded request: ingest, make durable, answer.
+
+The outcome maps onto both transports: ``OK`` (with an OTLP partial success when some items
+were refused), ``INVALID`` (every item refused: HTTP 400 / gRPC INVALID_ARGUMENT),
+``BACKPRESSURE`` (write queue full: HTTP 503 + Retry-After / gRPC RESOURCE_EXHAUSTED + RetryInfo)
+and ``UNAVAILABLE`` (storage failed or shutting down: HTTP 503 / gRPC UNAVAILABLE). Only ``OK``
+changed anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from otelml.processor.ingest import IngestOptions, IngestResult, LogEvent, ingest_metrics
+from otelml.processor.otlp import PartialSuccess, Signal, item_count
+from otelml.processor.spans import ingest_logs, ingest_spans
+from otelml.processor.store import Backpressure, StorageError, Store
+from otelml.processor.telemetry import ProcessorTelemetry
+
+log = logging.getLogger(__name__)
+
+LogEventHook = Callable[[Sequence[LogEvent]], None]
+"""Receives the ``ml.prediction`` / ``ml.actual`` records of each accepted logs request (the
+ground-truth join plugs in here)."""
+
+_INGEST: dict[str, Callable[[Any, IngestOptions, float], IngestResult]] = {
+    "metrics": ingest_metrics,
+    "traces": ingest_spans,
+    "logs": ingest_logs,
+}
+
+
+class Status(enum.Enum):
+    """How a request ended."""
+
+    OK = "ok"
+    INVALID = "invalid"
+    BACKPRESSURE = "backpressure"
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The answer to one request."""
+
+    status: Status
+    partial: PartialSuccess = field(default_factory=PartialSuccess)
+    message: str = ""
+
+
+class Pipeline:
+    """Ingest → store → acknowledge, shared by the gRPC and HTTP receivers."""
+
+    def __init__(
+        self,
+        store: Store,
+        options: IngestOptions,
+        telemetry: ProcessorTelemetry,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.options = options
+        self.telemetry = telemetry
+        self.clock = clock
+        self.event_hooks: list[LogEventHook] = []
+
+    def malformed(self, signal: Signal, reason: str = "malformed") -> None:
+        """Count one request that could not be decoded (items unknown, so one per request)."""
+        self.telemetry.rejected(signal, reason)
+
+    async def handle(self, signal: Signal, request: Any) -> Outcome:
+        """Return the outcome of a decoded Export*ServiceRequest, once it is durable."""
+        tel = self.telemetry
+        if self.store.is_full():
+            # Refuse before spending CPU on ingestion: under overload that CPU is what the
+            # writer needs to drain the queue.
+            n = item_count(signal, request)
+            tel.received(signal, n)
+            tel.rejected(signal, "backpressure", n)
+            return Outcome(Status.BACKPRESSURE, message="write queue full")
+        res = _INGEST[signal](request, self.options, self.clock())
+        tel.received(signal, res.items)
+        if res.items and res.rejected >= res.items:
+            for reason, n in res.reasons.items():
+                tel.rejected(signal, reason, n)
+            return Outcome(Status.INVALID, message=res.error_message)
+        if res.has_data:
+            try:
+                fut = self.store.submit(res)
+            except Backpressure as exc:
+                tel.rejected(signal, "backpressure", res.items)
+                return Outcome(Status.BACKPRESSURE, message=str(exc))
+            try:
+                await asyncio.wrap_future(fut)
+            except (StorageError, Backpressure) as exc:
+                tel.rejected(signal, "internal", res.items)
+                return Outcome(Status.UNAVAILABLE, message=str(exc))
+        for reason, n in res.reasons.items():
+            tel.rejected(signal, reason, n)
+        tel.accepted(signal, res.items - res.rejected)
+        if res.events:
+            self._events(res.events)
+        return Outcome(Status.OK, PartialSuccess(res.rejected, res.error_message))
+
+    def _events(self, events: list[LogEvent]) -> None:
+        counts: dict[str, int] = {}
+        for e in events:
+            counts[e.name] = counts.get(e.name, 0) + 1
+        for name, n in counts.items():
+            self.telemetry.event(name, n)
+        for hook in self.event_hooks:
+            self._call_hook(hook, events)
+
+    @staticmethod
+    def _call_hook(hook: LogEventHook, events: list[LogEvent]) -> None:
+        try:
+            hook(events)
+        except Exception:
+            log.exception("log event hook failed")

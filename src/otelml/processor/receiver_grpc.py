@@ -1,0 +1,87 @@
+"""OTLP/gRPC receiver (grpc.aio): the Metrics, Trace and Logs ``Export`` services.
+
+Requests are registered with raw-bytes deserializers so that an undecodable message is answered
+with INVALID_ARGUMENT by us (gRPC's own deserializer failure would be INTERNAL). gzip request
+compression is handled by gRPC. The receive limit is raised from gRPC's 4 MiB default (the
+Collector's 8192-item batches can exceed it) to ``max_recv_msg_size_mib``; larger messages get
+RESOURCE_EXHAUSTED from gRPC itself. A full write queue answers RESOURCE_EXHAUSTED with a
+``google.rpc.RetryInfo`` detail: the Collector's exporter retries RESOURCE_EXHAUSTED only when
+the server sends one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
+
+from otelml.processor.otlp import BadRequest, Signal, decode_request
+from otelml.processor.otlp import response as otlp_response
+from otelml.processor.pipeline import Pipeline, Status
+
+SERVICES: dict[str, Signal] = {
+    "opentelemetry.proto.collector.metrics.v1.MetricsService": "metrics",
+    "opentelemetry.proto.collector.trace.v1.TraceService": "traces",
+    "opentelemetry.proto.collector.logs.v1.LogsService": "logs",
+}
+
+
+def _retry_metadata(message: str, retry_after_s: int) -> tuple[tuple[str, bytes], ...]:
+    detail = any_pb2.Any()
+    detail.Pack(
+        error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=retry_after_s))
+    )
+    status = status_pb2.Status(
+        code=grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], message=message, details=[detail]
+    )
+    return (("grpc-status-details-bin", status.SerializeToString()),)
+
+
+def _handler(
+    pipeline: Pipeline, signal: Signal, retry_after_s: int
+) -> Callable[[bytes, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]:
+    async def export(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        try:
+            message = decode_request(signal, request, "protobuf")
+        except BadRequest as exc:
+            pipeline.malformed(signal)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        outcome = await pipeline.handle(signal, message)
+        if outcome.status is Status.INVALID:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, outcome.message[:1024])
+        if outcome.status is Status.BACKPRESSURE:
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                outcome.message,
+                trailing_metadata=_retry_metadata(outcome.message, retry_after_s),
+            )
+        if outcome.status is Status.UNAVAILABLE:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, outcome.message)
+        return otlp_response(signal, outcome.partial)
+
+    return export
+
+
+def make_grpc_server(
+    pipeline: Pipeline, *, max_recv_mib: int, max_concurrent_streams: int, retry_after_s: int = 1
+) -> grpc.aio.Server:
+    """Return an unstarted grpc.aio server with the three OTLP services (add a port, start)."""
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", max_recv_mib * 1024 * 1024),
+            ("grpc.max_concurrent_streams", max_concurrent_streams),
+        ]
+    )
+    handlers = []
+    for service, signal in SERVICES.items():
+        method = grpc.unary_unary_rpc_method_handler(
+            _handler(pipeline, signal, retry_after_s),
+            request_deserializer=None,
+            response_serializer=lambda m: m.SerializeToString(),
+        )
+        handlers.append(grpc.method_handlers_generic_handler(service, {"Export": method}))
+    server.add_generic_rpc_handlers(handlers)
+    return server

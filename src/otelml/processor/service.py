@@ -1,0 +1,224 @@
+"""The running processor: store, receivers and the metrics/API app on one asyncio loop.
+
+Start order: open the store (rebuilding the state), start the metrics app (processor-eval's
+``otelml.processor.api.make_http_app(ctx)``; a minimal /healthz + /readyz until it exists), then
+the receivers, then set ``ctx.ready``. Each listener prints one line
+``otelml: <name> listening on <scheme>://<host>:<port>`` on stdout, then ``otelml: ready``.
+Stop order (SIGTERM / SIGINT): clear ready, stop accepting (receivers close, in-flight requests
+get a grace period), flush the write queue and compact, stop the metrics app, close the store.
+``start`` and ``stop`` are idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from otelml.processor.config import ProcessorConfig
+from otelml.processor.context import ProcessorContext
+from otelml.processor.ingest import IngestOptions
+from otelml.processor.pipeline import Pipeline
+from otelml.processor.receiver_grpc import make_grpc_server
+from otelml.processor.receiver_http import make_otlp_http_app
+from otelml.processor.state import Aggregator, Limits
+from otelml.processor.store import Store
+from otelml.processor.telemetry import ProcessorTelemetry
+
+log = logging.getLogger(__name__)
+
+
+def _split(endpoint: str) -> tuple[str, int]:
+    host, _, port = endpoint.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _fallback_app(ctx: ProcessorContext) -> web.Application:
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        ok = ctx.ready
+        return web.json_response({"ready": ok}, status=200 if ok else 503)
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app
+
+
+def _metrics_app(ctx: ProcessorContext) -> web.Application:
+    try:
+        from otelml.processor import api
+
+        app: web.Application = api.make_http_app(ctx)
+    except ImportError:
+        # The API (or a part of otelml it needs) is not in this build: keep ingesting and
+        # answer health checks, so that data is not lost while it is missing.
+        log.exception("the metrics/API app is unavailable; serving /healthz and /readyz only")
+        return _fallback_app(ctx)
+    return app
+
+
+class ProcessorService:
+    """One processor: call :meth:`start`, then :meth:`stop` (or :meth:`run` until a signal)."""
+
+    def __init__(
+        self,
+        config: ProcessorConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        announce: Callable[[str], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self._announce = announce or (lambda line: print(line, flush=True))
+        self.telemetry = ProcessorTelemetry()
+        self.aggregator = Aggregator(
+            config.state.resolution_s,
+            config.state.retention_s,
+            limits=Limits(
+                config.limits.max_models,
+                config.limits.max_features_per_model,
+                config.limits.max_segments_per_model,
+            ),
+            clock=clock,
+            on_overflow=self.telemetry.overflow,
+        )
+        s = config.storage
+        self.store = Store(
+            config.db_path(),
+            self.aggregator,
+            telemetry=self.telemetry,
+            queue_size=s.queue_size,
+            max_batch=s.max_batch,
+            synchronous=s.synchronous,
+            compact_interval_s=s.compact_interval_s,
+            options=IngestOptions.from_config(config),
+            max_streams=config.limits.max_streams,
+            stream_ttl_s=config.state.stream_ttl_s,
+            clock=clock,
+        )
+        self.pipeline = Pipeline(
+            self.store, IngestOptions.from_config(config), self.telemetry, clock=clock
+        )
+        self.ctx = ProcessorContext(
+            config=config,
+            aggregator=self.aggregator,
+            telemetry=self.telemetry,
+            db_path=config.db_path(),
+            clock=clock,
+        )
+        self.ctx.extras["pipeline"] = self.pipeline
+        self.ctx.extras["store"] = self.store
+        self.addresses: dict[str, str] = {}
+        self._grpc: Any = None
+        self._runners: list[web.AppRunner] = []
+        self._started = False
+        self._stopped = False
+        self._stop_event: asyncio.Event | None = None
+
+    async def start(self) -> None:
+        """Open the store, bind every listener, and mark the processor ready; idempotent."""
+        if self._started:
+            return
+        self._started = True
+        await asyncio.to_thread(self.store.open)
+        cfg = self.config
+        if cfg.export.prometheus.enabled:
+            addr = await self._serve_app(_metrics_app(self.ctx), cfg.export.prometheus.endpoint)
+            self._listening("metrics", f"http://{addr}")
+        if cfg.receivers.grpc.enabled:
+            g = cfg.receivers.grpc
+            self._grpc = make_grpc_server(
+                self.pipeline,
+                max_recv_mib=g.max_recv_msg_size_mib,
+                max_concurrent_streams=g.max_concurrent_streams,
+                retry_after_s=cfg.storage.retry_after_s,
+            )
+            host, port = _split(g.endpoint)
+            bound = self._grpc.add_insecure_port(f"{host}:{port}")
+            await self._grpc.start()
+            self._listening("otlp-grpc", f"grpc://{host}:{bound}")
+        if cfg.receivers.http.enabled:
+            h = cfg.receivers.http
+            app = make_otlp_http_app(
+                self.pipeline,
+                max_body=h.max_request_body_mib * 1024 * 1024,
+                retry_after_s=cfg.storage.retry_after_s,
+            )
+            # Bodies are gunzipped by the receiver itself, bounded (zip bombs) and with a 400
+            # for a broken stream, so aiohttp must pass them through as they came.
+            addr = await self._serve_app(app, h.endpoint, auto_decompress=False)
+            self._listening("otlp-http", f"http://{addr}")
+        self.ctx.ready = True
+        self._announce("otelml: ready")
+
+    def _listening(self, name: str, url: str) -> None:
+        self.addresses[name] = url
+        self._announce(f"otelml: {name} listening on {url}")
+
+    async def _serve_app(self, app: web.Application, endpoint: str, **server_kwargs: Any) -> str:
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, **server_kwargs)
+        await runner.setup()
+        self._runners.append(runner)
+        host, port = _split(endpoint)
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        sock = site._server.sockets[0].getsockname()  # type: ignore[union-attr]
+        return f"{host}:{sock[1]}"
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Stop accepting, flush the write queue, and close everything; idempotent."""
+        if self._stopped or not self._started:
+            return
+        self._stopped = True
+        self.ctx.ready = False
+        if self._grpc is not None:
+            await self._grpc.stop(grace_s)
+        # OTLP/HTTP receiver last in the list: close receivers before the metrics app.
+        for runner in reversed(self._runners[1:] if self._has_metrics() else self._runners):
+            await runner.cleanup()
+        await asyncio.to_thread(self.store.close)
+        if self._has_metrics():
+            await self._runners[0].cleanup()
+        self._announce("otelml: stopped")
+
+    def _has_metrics(self) -> bool:
+        return self.config.export.prometheus.enabled and bool(self._runners)
+
+    def request_stop(self) -> None:
+        """Ask :meth:`run` to stop (signal handlers call it)."""
+        if self._stop_event is not None:
+            self._stop_event.set()
+
+    async def run(self) -> None:
+        """Start, wait for SIGTERM / SIGINT (or :meth:`request_stop`), then stop."""
+        self._stop_event = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.request_stop)
+        try:
+            await self.start()
+            await self._stop_event.wait()
+        finally:
+            await self.stop()
+
+
+def serve(config: ProcessorConfig) -> int:
+    """Run a processor until SIGTERM / SIGINT; return the exit status."""
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    asyncio.run(ProcessorService(config).run())
+    return 0
