@@ -137,6 +137,12 @@ class EvaluationConfig:
         default_factory=dict,
         metadata={"help": "Per-model overrides, by model name: {window_s, interval_s}."},
     )
+    reference: Literal["auto", "baseline", "previous_window"] = _opt(
+        "auto",
+        "What current data is compared with: the version's baseline (else the previous "
+        "window), the baseline only, or always the previous window.",
+    )
+    history_size: int = _opt(1440, "Evaluations kept per series for the API's feature history.")
 
 
 @dataclass(frozen=True)
@@ -147,10 +153,26 @@ class DriftConfig:
     categorical_method: str | None = _opt(
         None, "Drift method for categorical features; null = default."
     )
-    warning_threshold: float = _opt(0.1, "Statistic at or above which a feature is 'warning'.")
-    drift_threshold: float = _opt(0.25, "Statistic at or above which a feature is 'drift'.")
+    warning_threshold: float | None = _opt(
+        None,
+        "Effect size at or above which a feature is 'warning'; "
+        "null = per-method defaults of otelml.stats.decision.",
+    )
+    drift_threshold: float | None = _opt(
+        None,
+        "Effect size at or above which a feature is 'drift'; "
+        "null = per-method defaults of otelml.stats.decision.",
+    )
     min_samples: int = _opt(100, "Fewer values than this: 'insufficient_data'.")
     fdr_alpha: float = _opt(0.05, "Benjamini-Hochberg false discovery rate across features.")
+
+
+@dataclass(frozen=True)
+class BaselinesConfig:
+    """Where baselines come from besides the HTTP API."""
+
+    directory: str | None = _opt(None, "Directory polled for *.json baselines; null = off.")
+    poll_interval_s: float = _opt(30.0, "Seconds between polls of baselines.directory.")
 
 
 @dataclass(frozen=True)
@@ -190,6 +212,7 @@ class ProcessorConfig:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     drift: DriftConfig = field(default_factory=DriftConfig)
+    baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
 
     def validate(self) -> list[str]:
@@ -217,7 +240,8 @@ class ProcessorConfig:
             )
         if not 0 < self.drift.fdr_alpha < 1:
             errors.append(f"drift.fdr_alpha: must be in (0, 1), got {self.drift.fdr_alpha}")
-        if self.drift.warning_threshold > self.drift.drift_threshold:
+        warn, drift = self.drift.warning_threshold, self.drift.drift_threshold
+        if warn is not None and drift is not None and warn > drift:
             errors.append("drift.warning_threshold: must be <= drift.drift_threshold")
         return errors
 

@@ -1,0 +1,618 @@
+"""Periodic evaluation: drift, prediction drift, data quality and volume per model version.
+
+On every interval the :class:`Evaluator` takes, for each (model, version, environment) with data
+in its evaluation window, one merged copy of the window from the
+:class:`~otelml.processor.state.Aggregator` and compares every (feature, segment) series with
+its reference:
+
+- ``reference="auto"`` (default): the model version's frozen baseline from the
+  :class:`~otelml.processor.baseline_registry.BaselineRegistry` (falling back to an earlier
+  version's), or the previous window when there is none;
+- ``"baseline"``: the frozen baseline only (no baseline, no drift);
+- ``"previous_window"``: always the window before the current one (a rolling baseline, counted
+  on the frozen baseline's bins when there is one, so shares stay comparable).
+
+Drift per series comes from :func:`otelml.stats.compare.compare`; statuses from
+:func:`otelml.stats.decision.decide` across the features of one segment (Benjamini-Hochberg);
+the prediction series is decided on its own. Results are kept in memory (the latest per model
+plus a bounded history per series) and read by the exporters and the API; the run time goes into
+the processor's self-telemetry. The clock is injected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from otelml.processor import freeze
+from otelml.processor.baseline_registry import BaselineEntry, BaselineRegistry
+from otelml.processor.state import PREDICTION_FEATURE, Aggregator, FeatureWindow, SeriesKey, align
+from otelml.processor.telemetry import ProcessorTelemetry
+from otelml.stats.baseline import Baseline, FeatureBaseline
+from otelml.stats.categorical import CategoryCounts
+from otelml.stats.drift import DriftResult
+from otelml.stats.histogram import FixedHistogram
+
+log = logging.getLogger(__name__)
+
+Reference = Literal["auto", "baseline", "previous_window"]
+REFERENCES: tuple[str, ...] = ("auto", "baseline", "previous_window")
+
+STATUS_CODES: dict[str, int] = {"ok": 0, "warning": 1, "drift": 2, "insufficient_data": -1}
+"""Numeric coding of statuses in the exported gauges."""
+
+QUALITY_ISSUES: tuple[str, ...] = (
+    "missing",
+    "nan",
+    "inf",
+    "type_mismatch",
+    "out_of_range",
+    "new_category",
+)
+"""Values of the ``issue`` label of the quality ratios."""
+
+ModelKey = tuple[str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class BinShare:
+    """One bin of a feature: its label, upper edge, and the current and reference shares."""
+
+    bin: str
+    le: str
+    current: float
+    reference: float
+
+
+@dataclass(frozen=True, slots=True)
+class BinShares:
+    """A feature's bins as parallel tuples (cheap to build for thousands of features).
+
+    Indexing and iteration give :class:`BinShare` objects.
+    """
+
+    labels: tuple[str, ...] = ()
+    les: tuple[str, ...] = ()
+    current: tuple[float, ...] = ()
+    reference: tuple[float, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> BinShare:
+        return BinShare(self.labels[i], self.les[i], self.current[i], self.reference[i])
+
+    def __iter__(self) -> Iterator[BinShare]:
+        return (self[i] for i in range(len(self.labels)))
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureEvaluation:
+    """Drift and quality of one (feature, segment) series in one evaluation."""
+
+    feature: str
+    segment: str
+    kind: str
+    status: str
+    drift: DriftResult | None
+    importance: float | None
+    weighted_score: float
+    quality: Mapping[str, float]
+    reference_quality: Mapping[str, float]
+    quality_status: str
+    """``ok``, ``warning``, ``alert`` or ``insufficient_data`` (otelml.stats.quality)."""
+    bins: BinShares
+    rows: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (no NaN: absent figures are null)."""
+        d = self.drift
+        return {
+            "feature": self.feature,
+            "segment": self.segment,
+            "kind": self.kind,
+            "status": self.status,
+            "method": None if d is None else d.method,
+            "statistic": None if d is None else finite(d.statistic),
+            "p_value": None if d is None or d.p_value is None else finite(d.p_value),
+            "effect_size": None if d is None else finite(d.effect_size),
+            "n_reference": None if d is None else d.n_ref,
+            "n_current": None if d is None else d.n_cur,
+            "importance": finite(self.importance),
+            "weighted_score": finite(self.weighted_score),
+            "rows": self.rows,
+            "quality": {k: finite(v) for k, v in self.quality.items()},
+            "reference_quality": {k: finite(v) for k, v in self.reference_quality.items()},
+            "quality_status": self.quality_status,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEvaluation:
+    """One evaluation of a (model, version, environment)."""
+
+    model: str
+    version: str
+    environment: str
+    evaluated_at: float
+    window_start: float
+    window_end: float
+    reference: str
+    """``baseline``, ``previous_window`` or ``none``."""
+    baseline_version: str | None
+    fallback: bool
+    status: str
+    features: tuple[FeatureEvaluation, ...]
+    """Segment ``""`` features, ranked: most (importance-weighted) drift first."""
+    segments: tuple[FeatureEvaluation, ...]
+    prediction: tuple[FeatureEvaluation, ...]
+    """The prediction series, segment ``""`` first."""
+    rows: int
+    features_drifted: int
+
+    @property
+    def key(self) -> ModelKey:
+        """Return ``(model, version, environment)``."""
+        return (self.model, self.version, self.environment)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPoint:
+    """A series' drift figures at one evaluation."""
+
+    time: float
+    status: str
+    method: str | None
+    statistic: float | None
+    p_value: float | None
+    effect_size: float | None
+    rows: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "time": self.time,
+            "status": self.status,
+            "method": self.method,
+            "statistic": finite(self.statistic),
+            "p_value": finite(self.p_value),
+            "effect_size": finite(self.effect_size),
+            "rows": self.rows,
+        }
+
+
+def finite(x: float | None) -> float | None:
+    """Return ``x`` as a float, or None when absent or not finite (JSON has no NaN)."""
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def worst_status(statuses: list[str]) -> str:
+    """Return the most severe status; ``insufficient_data`` only when nothing was decided."""
+    decided = [STATUS_CODES[s] for s in statuses if STATUS_CODES.get(s, -1) >= 0]
+    if not decided:
+        return "insufficient_data"
+    return {0: "ok", 1: "warning", 2: "drift"}[max(decided)]
+
+
+@dataclass
+class _Policy:
+    method_numeric: str | None = None
+    method_categorical: str | None = None
+    policy: Any = None
+
+
+@dataclass
+class Evaluator:
+    """Evaluates every model with data on an interval and keeps the results.
+
+    Parameters
+    ----------
+    aggregator, registry
+        Where current data and baselines come from.
+    config
+        The processor config (``evaluation``, ``drift`` sections); None gives the defaults.
+    telemetry
+        Self-telemetry that receives each run's duration.
+    clock
+        Time source (unix seconds).
+    reference
+        See the module docstring.
+    history_size
+        Evaluations kept per series for the API's feature history.
+    """
+
+    aggregator: Aggregator
+    registry: BaselineRegistry
+    config: Any = None
+    telemetry: ProcessorTelemetry | None = None
+    clock: Callable[[], float] = time.time
+    reference: Reference = "auto"
+    history_size: int = 1440
+    _latest: dict[ModelKey, ModelEvaluation] = field(default_factory=dict, repr=False)
+    _history: dict[SeriesKey, deque[HistoryPoint]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _due: dict[ModelKey, float] = field(default_factory=dict, repr=False)
+    generation: int = field(default=0, init=False)
+    """Changes whenever new results are recorded (exporters cache on it)."""
+
+    def __post_init__(self) -> None:
+        if self.reference not in REFERENCES:
+            raise ValueError(f"reference must be one of {REFERENCES}, got {self.reference!r}")
+        if self.config is None:
+            from otelml.processor.config import ProcessorConfig
+
+            self.config = ProcessorConfig()
+        self._policy = _make_policy(self.config)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def latest(self) -> dict[ModelKey, ModelEvaluation]:
+        """Return the latest evaluation of every model (a copy of the mapping)."""
+        with self._lock:
+            return dict(self._latest)
+
+    def history(self, key: SeriesKey) -> list[HistoryPoint]:
+        """Return a series' history, oldest first."""
+        with self._lock:
+            return list(self._history.get(key, ()))
+
+    # -- evaluating ------------------------------------------------------------------------------
+
+    def window_bounds(self, model: str, now: float) -> tuple[float, float]:
+        """Return ``(start, end)`` of ``model``'s current window at ``now`` (end past ``now``)."""
+        res = self.aggregator.resolution_s
+        end = float(align(now, res) + res)
+        return end - self.config.model_window_s(model), end
+
+    def evaluate(
+        self, now: float | None = None, *, only_due: bool = False
+    ) -> list[ModelEvaluation]:
+        """Evaluate every model with data in its window (only those due, if asked); return them."""
+        t0 = time.perf_counter()
+        now = self.clock() if now is None else now
+        by_window: dict[tuple[float, float], list[ModelKey]] = {}
+        models = self.aggregator.models()
+        for mk in models:
+            if only_due and self._due.get(mk, -math.inf) > now:
+                continue
+            by_window.setdefault(self.window_bounds(mk[0], now), []).append(mk)
+        out: list[ModelEvaluation] = []
+        stale = set(self.latest()) - set(models)
+        for (start, end), keys in by_window.items():
+            wanted = set(keys)
+            rolling = {mk for mk in keys if self._needs_previous(mk)}
+
+            def keep(k: SeriesKey, wanted: set[ModelKey] = wanted) -> bool:
+                return k.model_key in wanted
+
+            def keep_rolling(k: SeriesKey, rolling: set[ModelKey] = rolling) -> bool:
+                return k.model_key in rolling
+
+            current = _group(self.aggregator.window(keep, start, end))
+            previous: dict[ModelKey, dict[SeriesKey, FeatureWindow]] = {}
+            if rolling:
+                previous = _group(self.aggregator.window(keep_rolling, 2 * start - end, start))
+            for mk in keys:
+                self._due[mk] = now + self.config.model_interval_s(mk[0])
+                series = current.get(mk)
+                if not series:
+                    stale.add(mk)  # no data in the window: stop exporting old results
+                    continue
+                out.append(self._evaluate_model(mk, series, previous.get(mk, {}), now, start, end))
+        self._record(out, stale)
+        if self.telemetry is not None and out:
+            # Only runs that evaluated something: the 1 s due-checks would swamp the histogram.
+            self.telemetry.record_evaluation(time.perf_counter() - t0)
+        return out
+
+    def _needs_previous(self, mk: ModelKey) -> bool:
+        if self.reference == "previous_window":
+            return True
+        return self.reference == "auto" and self.registry.get(mk[0], mk[1]) is None
+
+    def _record(self, evaluations: list[ModelEvaluation], stale: set[ModelKey]) -> None:
+        with self._lock:
+            dropped = [k for k in stale if self._latest.pop(k, None) is not None]
+            if evaluations or dropped:
+                self.generation += 1
+            for ev in evaluations:
+                self._latest[ev.key] = ev
+                for fe in (*ev.features, *ev.segments, *ev.prediction):
+                    key = SeriesKey(ev.model, ev.version, ev.environment, fe.feature, fe.segment)
+                    hist = self._history.get(key)
+                    if hist is None:
+                        hist = self._history[key] = deque(maxlen=self.history_size)
+                    d = fe.drift
+                    hist.append(
+                        HistoryPoint(
+                            ev.evaluated_at,
+                            fe.status,
+                            None if d is None else d.method,
+                            None if d is None else d.statistic,
+                            None if d is None else d.p_value,
+                            None if d is None else d.effect_size,
+                            fe.rows,
+                        )
+                    )
+
+    def _reference(
+        self, mk: ModelKey, previous: Mapping[SeriesKey, FeatureWindow]
+    ) -> tuple[str, BaselineEntry | None, Callable[[str, str], FeatureBaseline | None]]:
+        entry = self.registry.get(mk[0], mk[1])
+        frozen = entry.baseline if entry is not None else None
+        use_previous = self.reference == "previous_window" or (
+            self.reference == "auto" and frozen is None
+        )
+        if not use_previous:
+            if frozen is None:
+                return "none", None, lambda f, s: None
+            return "baseline", entry, lambda f, s: _frozen_feature(frozen, f)
+
+        def rolling(feature: str, segment: str) -> FeatureBaseline | None:
+            w = previous.get(SeriesKey(*mk, feature, segment))
+            if w is None or w.is_empty:
+                return None
+            ref = _frozen_feature(frozen, feature) if frozen is not None else None
+            edges = ref.edges if ref is not None and ref.kind == "numeric" else None
+            imp = ref.importance if ref is not None else None
+            return freeze.feature_baseline(feature, w, edges=edges, importance=imp)
+
+        return "previous_window", entry, rolling
+
+    def _evaluate_model(
+        self,
+        mk: ModelKey,
+        series: Mapping[SeriesKey, FeatureWindow],
+        previous: Mapping[SeriesKey, FeatureWindow],
+        now: float,
+        start: float,
+        end: float,
+    ) -> ModelEvaluation:
+        reference, entry, ref_of = self._reference(mk, previous)
+        by_segment: dict[str, dict[str, tuple[FeatureBaseline | None, FeatureWindow]]] = {}
+        for key, w in series.items():
+            by_segment.setdefault(key.segment, {})[key.feature] = (
+                ref_of(key.feature, key.segment),
+                w,
+            )
+        features: list[FeatureEvaluation] = []
+        segments: list[FeatureEvaluation] = []
+        prediction: list[FeatureEvaluation] = []
+        for segment in sorted(by_segment):
+            group = by_segment[segment]
+            pred = group.pop(PREDICTION_FEATURE, None)
+            evals = self._evaluate_group(segment, group)
+            (features if segment == "" else segments).extend(evals)
+            if pred is not None:
+                prediction.extend(self._evaluate_group(segment, {PREDICTION_FEATURE: pred}))
+        features.sort(key=lambda f: (-f.weighted_score, f.feature))
+        pred_all = [p for p in prediction if p.segment == ""]
+        rows_series = series.get(SeriesKey(*mk, PREDICTION_FEATURE, ""))
+        if rows_series is not None:
+            rows = rows_series.rows
+        else:
+            rows = max((w.rows for k, w in series.items() if k.segment == ""), default=0)
+        return ModelEvaluation(
+            model=mk[0],
+            version=mk[1],
+            environment=mk[2],
+            evaluated_at=now,
+            window_start=start,
+            window_end=end,
+            reference=reference,
+            baseline_version=None if entry is None else entry.baseline_version,
+            fallback=False if entry is None else entry.fallback,
+            status=worst_status([f.status for f in (*features, *pred_all)]),
+            features=tuple(features),
+            segments=tuple(segments),
+            prediction=tuple(prediction),
+            rows=rows,
+            features_drifted=sum(f.status == "drift" for f in features),
+        )
+
+    def _evaluate_group(
+        self, segment: str, group: Mapping[str, tuple[FeatureBaseline | None, FeatureWindow]]
+    ) -> list[FeatureEvaluation]:
+        from otelml.stats.decision import decide, rank_features
+
+        sketches: dict[str, FixedHistogram | CategoryCounts] = {}
+        pairs: dict[str, tuple[FeatureBaseline, FixedHistogram | CategoryCounts]] = {}
+        for name, (ref, w) in group.items():
+            if ref is not None:
+                sketches[name] = current_sketch(ref, w)
+                pairs[name] = (ref, sketches[name])
+        results = self._compare(pairs)
+        policy = self._policy.policy
+        decided = decide(results, policy) if results else {}
+        importances = {n: r.importance for n, (r, _) in pairs.items() if r.importance is not None}
+        # effect size / the method's drift threshold x importance: one scale across methods
+        scores = dict(rank_features(results, importances, policy)) if results else {}
+        out = []
+        for name in sorted(group):
+            ref, w = group[name]
+            drift = results.get(name)
+            status = decided[name].status if name in decided else "insufficient_data"
+            quality, reference_quality, quality_status = _quality(ref, w, sketches.get(name))
+            out.append(
+                FeatureEvaluation(
+                    feature=name,
+                    segment=segment,
+                    kind=ref.kind if ref is not None else _kind_of(w),
+                    status=status,
+                    drift=drift,
+                    importance=None if ref is None else ref.importance,
+                    weighted_score=scores.get(name, 0.0),
+                    quality=quality,
+                    reference_quality=reference_quality,
+                    quality_status=quality_status,
+                    bins=_bins(ref, sketches.get(name)),
+                    rows=w.rows,
+                )
+            )
+        return out
+
+    def _compare(
+        self, pairs: Mapping[str, tuple[FeatureBaseline, FixedHistogram | CategoryCounts]]
+    ) -> dict[str, DriftResult]:
+        """Return drift per feature, batched per method; features that cannot be compared
+        (a configured method that does not fit their kind) are left out and logged."""
+        from otelml.stats.compare import compare, compare_many
+
+        p = self._policy
+        try:
+            return compare_many(
+                pairs, numeric_method=p.method_numeric, categorical_method=p.method_categorical
+            )
+        except ValueError:
+            pass  # one bad pair fails the batch: find it feature by feature
+        results: dict[str, DriftResult] = {}
+        for name, (ref, sketch) in pairs.items():
+            method = p.method_numeric if ref.kind == "numeric" else p.method_categorical
+            try:
+                results[name] = compare(ref, sketch, method=method)
+            except ValueError as exc:
+                log.warning("drift of %s not computed: %s", name, exc)
+        return results
+
+    # -- running ---------------------------------------------------------------------------------
+
+    async def run(self, tick_s: float = 1.0) -> None:
+        """Evaluate models as they fall due, until cancelled (runs evaluations in a thread)."""
+        while True:
+            try:
+                await asyncio.to_thread(self.evaluate, only_due=True)
+            except Exception:  # an evaluation bug must not stop the service's exports
+                log.exception("evaluation failed")
+            await asyncio.sleep(min(tick_s, float(self.config.evaluation.interval_s)))
+
+
+_Grouped = dict[ModelKey, dict[SeriesKey, FeatureWindow]]
+
+
+def _group(windows: Mapping[SeriesKey, FeatureWindow]) -> _Grouped:
+    out: _Grouped = {}
+    for key, w in windows.items():
+        out.setdefault(key.model_key, {})[key] = w
+    return out
+
+
+def _frozen_feature(baseline: Baseline, feature: str) -> FeatureBaseline | None:
+    if feature == PREDICTION_FEATURE:
+        return baseline.prediction
+    return baseline.features.get(feature)
+
+
+def _make_policy(config: Any) -> _Policy:
+    from otelml.stats.decision import DriftPolicy
+
+    d = config.drift
+    policy = DriftPolicy(
+        fdr_alpha=d.fdr_alpha,
+        min_samples=d.min_samples,
+        # None keeps otelml.stats.decision's per-method thresholds.
+        warning_threshold=d.warning_threshold,
+        drift_threshold=d.drift_threshold,
+    )
+    errors = policy.validate()
+    if errors:
+        raise ValueError("drift: " + "; ".join(errors))
+    return _Policy(d.numeric_method, d.categorical_method, policy)
+
+
+def current_sketch(ref: FeatureBaseline, w: FeatureWindow) -> FixedHistogram | CategoryCounts:
+    """Return a window's data counted on the reference's bins (numeric) or categories."""
+    if ref.kind == "numeric":
+        return freeze.on_edges(w.numeric_parts(), ref.edges)
+    cats: CategoryCounts = w.categories if w.categories is not None else CategoryCounts()
+    return cats
+
+
+def _kind_of(w: FeatureWindow) -> str:
+    return "categorical" if w.categories is not None and w.categories.count else "numeric"
+
+
+def _quality(
+    ref: FeatureBaseline | None,
+    w: FeatureWindow,
+    sketch: FixedHistogram | CategoryCounts | None,
+) -> tuple[dict[str, float], dict[str, float], str]:
+    """Return the window's issue rates, the reference's, and the quality status.
+
+    Without a reference only the counted issues (missing, NaN, inf, wrong type) have rates.
+    """
+    from otelml.stats.quality import quality_report
+
+    nan, inf = w.invalid.get("nan", 0), w.invalid.get("inf", 0)
+    mismatch = w.invalid.get("type_mismatch", 0)
+    if ref is None or sketch is None:
+        rows = w.rows
+        q = dict.fromkeys(QUALITY_ISSUES, 0.0)
+        if rows > 0:
+            q.update(missing=w.missing / rows, nan=nan / rows, inf=inf / rows)
+            q["type_mismatch"] = mismatch / rows
+        return q, dict.fromkeys(QUALITY_ISSUES, 0.0), "insufficient_data"
+    if isinstance(sketch, FixedHistogram) and (nan or inf) and not sketch.nan_count:
+        # The apps count NaN / inf apart (ml.feature.invalid), not in the histogram.
+        sketch = FixedHistogram.from_counts(
+            sketch.edges,
+            sketch.counts,
+            sum=sketch.sum,
+            min=sketch.min,
+            max=sketch.max,
+            nan_count=nan,
+            posinf_count=inf,
+        )
+    report = quality_report(ref, sketch, missing=w.missing, type_mismatch=mismatch)
+    current = dict.fromkeys(QUALITY_ISSUES, 0.0)
+    baseline = dict.fromkeys(QUALITY_ISSUES, 0.0)
+    for issue, qi in report.issues.items():
+        current[issue] = qi.current_rate
+        baseline[issue] = qi.baseline_rate
+    return current, baseline, report.status
+
+
+def format_le(edge: float) -> str:
+    """Return a bin's upper edge as the Prometheus ``le`` label writes it (Go float format)."""
+    if math.isinf(edge):
+        return "+Inf" if edge > 0 else "-Inf"
+    return repr(float(edge))
+
+
+@functools.lru_cache(maxsize=4096)
+def numeric_labels(edges: tuple[float, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return the bin indices and ``le`` labels of ``edges`` (cached: edges repeat)."""
+    les = (*(format_le(e) for e in edges), "+Inf")
+    return tuple(str(i) for i in range(len(les))), les
+
+
+def _shares(counts: npt.NDArray[np.float64]) -> tuple[float, ...]:
+    total = counts.sum()
+    return tuple((counts / total).tolist()) if total > 0 else tuple(counts.tolist())
+
+
+def _bins(ref: FeatureBaseline | None, sketch: FixedHistogram | CategoryCounts | None) -> BinShares:
+    if ref is None or sketch is None:
+        return BinShares()
+    if isinstance(sketch, FixedHistogram):
+        cur = sketch.counts.astype(np.float64)
+        base = np.asarray(ref.ref_counts, dtype=np.float64)
+        if base.shape != cur.shape:
+            return BinShares()
+        labels, les = numeric_labels(ref.edges)
+        return BinShares(labels, les, _shares(cur), _shares(base))
+    cur_counts = sketch.counts
+    cats = (*ref.categories, *sorted(c for c in cur_counts if c not in ref.categories))
+    c = np.asarray([cur_counts.get(k, 0) for k in cats], dtype=np.float64)
+    r = np.asarray([ref.categories.get(k, 0) for k in cats], dtype=np.float64)
+    return BinShares(cats, ("",) * len(cats), _shares(c), _shares(r))

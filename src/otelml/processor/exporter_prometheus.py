@@ -1,0 +1,622 @@
+"""What the processor exports, computed at collection time, and its Prometheus text exposition.
+
+:data:`METRICS` is the catalogue of every metric the processor emits (``collector/metadata.yaml``
+lists the same; a test holds them equal). :func:`collect` builds :class:`Family` objects from
+the aggregator's cumulative totals, the evaluator's latest results and the self-telemetry;
+:func:`render` writes them in the Prometheus text format 0.0.4, and
+:mod:`otelml.processor.exporter_otlp` turns the same families into OTLP metrics.
+
+Histograms are cumulative explicit-bucket histograms only (Prometheus 2.42 has no native
+histograms by default): numeric totals are counted on the model version's baseline edges
+(exponential input projected), or on :data:`DEFAULT_EDGES` when there is no baseline, so that
+replicas with the same baseline export identical ``le`` sets that sum across replicas.
+
+Series are capped per metric (:class:`SeriesLimiter`): a label set seen first keeps its place;
+beyond the cap, counters are summed into one series whose label values are ``__overflow__``,
+gauges and histograms are dropped, and ``otelml_processor_overflow_total{limit="series"}``
+counts label sets that could not be exported.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from otelml import semconv
+from otelml.processor import freeze
+from otelml.processor.evaluator import STATUS_CODES, FeatureEvaluation
+from otelml.processor.evaluator import numeric_labels as _les
+from otelml.processor.state import FeatureWindow, SeriesKey
+
+if TYPE_CHECKING:
+    from otelml.processor.context import ProcessorContext
+
+MetricType = Literal["gauge", "counter", "histogram"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+DEFAULT_EDGES: tuple[float, ...] = tuple(
+    sorted([-(10.0**k) for k in range(-3, 7)] + [0.0] + [10.0**k for k in range(-3, 7)])
+)
+"""Fixed log-spaced edges (±1e-3 … ±1e6 and 0) for numeric data without a baseline."""
+
+_F = ("model", "version", "environment", "feature", "segment")
+_M = ("model", "version", "environment")
+_P = ("model", "version", "environment", "segment")
+
+
+@dataclass(frozen=True, slots=True)
+class MetricDef:
+    """One exported metric: Prometheus name, type, unit, label names and meaning."""
+
+    name: str
+    type: MetricType
+    unit: str
+    labels: tuple[str, ...]
+    help: str
+
+    @property
+    def otlp_name(self) -> str:
+        """Return the OTLP metric name (counters without ``_total``, which exporters add)."""
+        return self.name.removesuffix("_total") if self.type == "counter" else self.name
+
+
+def _d(name: str, type_: MetricType, unit: str, labels: tuple[str, ...], help_: str) -> MetricDef:
+    return MetricDef(name, type_, unit, labels, help_)
+
+
+METRICS: tuple[MetricDef, ...] = (
+    _d(
+        "otelml_feature_values",
+        "histogram",
+        "1",
+        _F,
+        "Values of a numeric feature (feature __prediction__: the model output) received since "
+        "start of retention, on the baseline's bin edges.",
+    ),
+    _d(
+        "otelml_feature_bin_share",
+        "gauge",
+        "1",
+        (*_F, "bin", "le", "source"),
+        "Share of the evaluation window's values in each bin (source=current) and the "
+        "reference's share in the same bin (source=baseline); categorical bins are categories.",
+    ),
+    _d(
+        "otelml_feature_drift_score",
+        "gauge",
+        "1",
+        (*_F, "method"),
+        "Drift statistic of the feature's evaluation window against its reference.",
+    ),
+    _d(
+        "otelml_feature_drift_pvalue",
+        "gauge",
+        "1",
+        (*_F, "method"),
+        "p-value of the drift test (absent when the method has none).",
+    ),
+    _d(
+        "otelml_feature_drift_effect_size",
+        "gauge",
+        "1",
+        _F,
+        "Sample-size-free magnitude of the drift.",
+    ),
+    _d(
+        "otelml_feature_drift_status",
+        "gauge",
+        "1",
+        _F,
+        "Drift status: 0 ok, 1 warning, 2 drift, -1 insufficient data.",
+    ),
+    _d(
+        "otelml_feature_drift_weighted_score",
+        "gauge",
+        "1",
+        _F,
+        "Drift effect size over its method's drift threshold, times the feature's importance "
+        "(1 when unknown): one scale across methods, for ranking (topk).",
+    ),
+    _d(
+        "otelml_feature_quality_ratio",
+        "gauge",
+        "1",
+        (*_F, "issue"),
+        "Share of the evaluation window's rows with a data-quality issue.",
+    ),
+    _d(
+        "otelml_feature_quality_baseline_ratio",
+        "gauge",
+        "1",
+        (*_F, "issue"),
+        "Share of the reference's rows with a data-quality issue.",
+    ),
+    _d(
+        "otelml_feature_missing_total",
+        "counter",
+        "{value}",
+        _F,
+        "Rows in which the feature was absent or None.",
+    ),
+    _d(
+        "otelml_feature_invalid_total",
+        "counter",
+        "{value}",
+        (*_F, "issue"),
+        "Feature values that were NaN, infinite or of the wrong type.",
+    ),
+    _d(
+        "otelml_feature_category_total",
+        "counter",
+        "{value}",
+        (*_F, "category"),
+        "Occurrences of each category of a categorical feature (capped; rest in __other__).",
+    ),
+    _d(
+        "otelml_prediction_drift_score",
+        "gauge",
+        "1",
+        (*_P, "method"),
+        "Drift statistic of the model output distribution against its reference.",
+    ),
+    _d(
+        "otelml_prediction_drift_status",
+        "gauge",
+        "1",
+        _P,
+        "Prediction drift status: 0 ok, 1 warning, 2 drift, -1 insufficient data.",
+    ),
+    _d("otelml_predictions_total", "counter", "{prediction}", _P, "Rows predicted."),
+    _d(
+        "otelml_model_status",
+        "gauge",
+        "1",
+        _M,
+        "Worst status over the model's features and prediction (same coding).",
+    ),
+    _d(
+        "otelml_model_features_drifted",
+        "gauge",
+        "{feature}",
+        _M,
+        "Features whose status is drift in the latest evaluation.",
+    ),
+    _d(
+        "otelml_model_window_rows",
+        "gauge",
+        "{row}",
+        _M,
+        "Rows predicted in the latest evaluation window (volume).",
+    ),
+    _d(
+        "otelml_model_evaluation_timestamp_seconds",
+        "gauge",
+        "s",
+        _M,
+        "Unix time of the model's latest evaluation.",
+    ),
+    _d(
+        "otelml_model_baseline_info",
+        "gauge",
+        "1",
+        ("model", "version", "baseline_version", "fallback", "reference"),
+        "1 per model version: the baseline version used, whether it is an earlier version's "
+        "(fallback), and the reference kind (baseline, previous_window, none).",
+    ),
+    _d(
+        "otelml_processor_received_total",
+        "counter",
+        "{item}",
+        ("signal",),
+        "Items (metric points, spans, log records) received.",
+    ),
+    _d(
+        "otelml_processor_accepted_total",
+        "counter",
+        "{item}",
+        ("signal",),
+        "Items acknowledged to the client.",
+    ),
+    _d(
+        "otelml_processor_rejected_total",
+        "counter",
+        "{item}",
+        ("signal", "reason"),
+        "Items refused, by reason.",
+    ),
+    _d(
+        "otelml_processor_overflow_total",
+        "counter",
+        "{item}",
+        ("limit",),
+        "Items relabelled __overflow__ or dropped by a cardinality cap, by limit.",
+    ),
+    _d(
+        "otelml_processor_events_total",
+        "counter",
+        "{record}",
+        ("event",),
+        "otelml log events received, by event name.",
+    ),
+    _d(
+        "otelml_processor_evaluation_duration_seconds",
+        "histogram",
+        "s",
+        (),
+        "Wall time of one evaluation run over every model due.",
+    ),
+    _d(
+        "otelml_processor_queue_depth",
+        "gauge",
+        "{request}",
+        (),
+        "Requests waiting for the storage writer.",
+    ),
+    _d("otelml_processor_db_size_bytes", "gauge", "By", (), "Size of the SQLite database."),
+)
+"""Every metric the processor emits."""
+
+METRICS_BY_NAME = {m.name: m for m in METRICS}
+
+
+@dataclass(frozen=True, slots=True)
+class HistogramPoint:
+    """An explicit-bucket histogram point: non-cumulative ``counts`` over ``bounds`` (+ +Inf)."""
+
+    labels: tuple[str, ...]
+    bounds: tuple[float, ...]
+    counts: tuple[int, ...]
+    sum: float
+    count: int
+
+
+@dataclass(slots=True)
+class Family:
+    """The points of one metric at one collection."""
+
+    metric: MetricDef
+    samples: list[tuple[tuple[str, ...], float]] = field(default_factory=list)
+    histograms: list[HistogramPoint] = field(default_factory=list)
+
+
+class SeriesLimiter:
+    """Caps the label sets per metric; the first ``max_series`` seen keep their place."""
+
+    def __init__(self, max_series: int) -> None:
+        self.max_series = max_series
+        self._admitted: dict[str, set[tuple[str, ...]]] = {}
+        self._overflowed: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, metric: str, labels: tuple[str, ...]) -> bool:
+        """Return whether ``labels`` may be exported for ``metric``."""
+        with self._lock:
+            seen = self._admitted.setdefault(metric, set())
+            if labels in seen:
+                return True
+            if len(seen) < self.max_series:
+                seen.add(labels)
+                return True
+            return False
+
+    def report(self, metric: str, overflowed: int) -> int:
+        """Return how many more label sets overflowed than ever before (for the counter)."""
+        with self._lock:
+            before = self._overflowed.get(metric, 0)
+            if overflowed > before:
+                self._overflowed[metric] = overflowed
+                return overflowed - before
+            return 0
+
+
+class _Builder:
+    def __init__(self, limiter: SeriesLimiter) -> None:
+        self.limiter = limiter
+        self.families = {m.name: Family(m) for m in METRICS}
+        self._overflow: dict[str, int] = {}
+        self._overflow_sum: dict[str, float] = {}
+
+    def add(self, name: str, labels: tuple[str, ...], value: float) -> None:
+        fam = self.families[name]
+        if self.limiter.admit(name, labels):
+            fam.samples.append((labels, float(value)))
+            return
+        self._overflow[name] = self._overflow.get(name, 0) + 1
+        if fam.metric.type == "counter":
+            self._overflow_sum[name] = self._overflow_sum.get(name, 0.0) + float(value)
+
+    def hist(self, name: str, point: HistogramPoint) -> None:
+        if self.limiter.admit(name, point.labels):
+            self.families[name].histograms.append(point)
+        else:
+            self._overflow[name] = self._overflow.get(name, 0) + 1
+
+    def finish(self) -> int:
+        """Append the counters' overflow series; return how many label sets newly overflowed."""
+        new = 0
+        for name, n in self._overflow.items():
+            new += self.limiter.report(name, n)
+        for name, total in self._overflow_sum.items():
+            fam = self.families[name]
+            fam.samples.append(((semconv.OVERFLOW_VALUE,) * len(fam.metric.labels), total))
+        self._overflow.clear()
+        self._overflow_sum.clear()
+        return new
+
+
+def _edges_for(
+    ctx: ProcessorContext, key: SeriesKey, cache: dict[tuple[str, str, str], tuple[float, ...]]
+) -> tuple[float, ...]:
+    ck = (key.model, key.version, key.feature)
+    edges = cache.get(ck)
+    if edges is None:
+        edges = DEFAULT_EDGES
+        entry = ctx.registry.get(key.model, key.version) if ctx.registry is not None else None
+        if entry is not None:
+            b = entry.baseline
+            fb = b.prediction if key.feature == "__prediction__" else b.features.get(key.feature)
+            if fb is not None and fb.kind == "numeric" and fb.edges:
+                edges = fb.edges
+        cache[ck] = edges
+    return edges
+
+
+def _totals(b: _Builder, ctx: ProcessorContext, totals: dict[SeriesKey, FeatureWindow]) -> None:
+    cache: dict[tuple[str, str, str], tuple[float, ...]] = {}
+    for key in sorted(totals):
+        w = totals[key]
+        f = (key.model, key.version, key.environment, key.feature, key.segment)
+        if key.feature == "__prediction__":
+            p = (key.model, key.version, key.environment, key.segment)
+            b.add("otelml_predictions_total", p, w.rows)
+        else:
+            b.add("otelml_feature_missing_total", f, w.missing)
+            for issue in semconv.QUALITY_ISSUES:
+                b.add("otelml_feature_invalid_total", (*f, issue), w.invalid.get(issue, 0))
+            if w.categories is not None:
+                for cat, n in sorted(w.categories.counts.items()):
+                    b.add("otelml_feature_category_total", (*f, cat), n)
+        parts = list(w.numeric_parts())
+        if parts:
+            h = freeze.on_edges(parts, _edges_for(ctx, key, cache))
+            b.hist(
+                "otelml_feature_values",
+                HistogramPoint(
+                    f,
+                    tuple(h.edges.tolist()),
+                    tuple(int(c) for c in h.counts),
+                    float(h.sum) if math.isfinite(h.sum) else 0.0,
+                    h.count,
+                ),
+            )
+
+
+def _evaluations(b: _Builder, ctx: ProcessorContext) -> None:
+    if ctx.evaluator is None:
+        return
+    latest = ctx.evaluator.latest()
+    info_seen: set[tuple[str, ...]] = set()
+    for mk in sorted(latest):
+        ev = latest[mk]
+        b.add("otelml_model_status", mk, STATUS_CODES[ev.status])
+        b.add("otelml_model_features_drifted", mk, ev.features_drifted)
+        b.add("otelml_model_window_rows", mk, ev.rows)
+        b.add("otelml_model_evaluation_timestamp_seconds", mk, ev.evaluated_at)
+        info = (
+            ev.model,
+            ev.version,
+            ev.baseline_version or "",
+            str(ev.fallback).lower(),
+            ev.reference,
+        )
+        if info not in info_seen:
+            info_seen.add(info)
+            b.add("otelml_model_baseline_info", info, 1)
+        for fe in ev.prediction:
+            p = (*mk, fe.segment)
+            b.add("otelml_prediction_drift_status", p, STATUS_CODES[fe.status])
+            if fe.drift is not None:
+                b.add("otelml_prediction_drift_score", (*p, fe.drift.method), fe.drift.statistic)
+            _bins_of(b, (*mk, fe.feature, fe.segment), fe)
+        for fe in (*ev.features, *ev.segments):
+            f = (*mk, fe.feature, fe.segment)
+            b.add("otelml_feature_drift_status", f, STATUS_CODES[fe.status])
+            d = fe.drift
+            if d is not None:
+                b.add("otelml_feature_drift_score", (*f, d.method), d.statistic)
+                if d.p_value is not None:
+                    b.add("otelml_feature_drift_pvalue", (*f, d.method), d.p_value)
+                b.add("otelml_feature_drift_effect_size", f, d.effect_size)
+                b.add("otelml_feature_drift_weighted_score", f, fe.weighted_score)
+            for issue, v in fe.quality.items():
+                b.add("otelml_feature_quality_ratio", (*f, issue), v)
+            if d is not None:
+                for issue, v in fe.reference_quality.items():
+                    b.add("otelml_feature_quality_baseline_ratio", (*f, issue), v)
+            _bins_of(b, f, fe)
+
+
+def _bins_of(b: _Builder, f: tuple[str, ...], fe: FeatureEvaluation) -> None:
+    bs = fe.bins
+    for label, le, cur in zip(bs.labels, bs.les, bs.current, strict=True):
+        b.add("otelml_feature_bin_share", (*f, label, le, "current"), cur)
+    for label, le, ref in zip(bs.labels, bs.les, bs.reference, strict=True):
+        b.add("otelml_feature_bin_share", (*f, label, le, "baseline"), ref)
+
+
+def _self(b: _Builder, ctx: ProcessorContext) -> None:
+    snap = ctx.telemetry.snapshot()
+    for signal, n in sorted(snap.received.items()):
+        b.add("otelml_processor_received_total", (signal,), n)
+    for signal, n in sorted(snap.accepted.items()):
+        b.add("otelml_processor_accepted_total", (signal,), n)
+    for (signal, reason), n in sorted(snap.rejected.items()):
+        b.add("otelml_processor_rejected_total", (signal, reason), n)
+    for limit, n in sorted(snap.overflow.items()):
+        b.add("otelml_processor_overflow_total", (limit,), n)
+    for event, n in sorted(snap.events.items()):
+        b.add("otelml_processor_events_total", (event,), n)
+    b.hist(
+        "otelml_processor_evaluation_duration_seconds",
+        HistogramPoint(
+            (),
+            snap.evaluation_buckets,
+            snap.evaluation_counts,
+            snap.evaluation_sum,
+            snap.evaluation_count,
+        ),
+    )
+    b.add("otelml_processor_queue_depth", (), snap.queue_depth)
+    b.add("otelml_processor_db_size_bytes", (), snap.db_size_bytes)
+
+
+def limiter_of(ctx: ProcessorContext) -> SeriesLimiter:
+    """Return the context's series limiter, creating it on first use."""
+    lim = ctx.extras.get("series_limiter")
+    if lim is None:
+        lim = ctx.extras["series_limiter"] = SeriesLimiter(ctx.config.export.max_series)
+    assert isinstance(lim, SeriesLimiter)
+    return lim
+
+
+def _finish(b: _Builder, ctx: ProcessorContext) -> list[Family]:
+    new_overflow = b.finish()
+    if new_overflow:
+        # Into the shared counter, so that the OTLP push and the next scrape both see it.
+        ctx.telemetry.overflow("series", new_overflow)
+    return [f for f in b.families.values() if f.samples or f.histograms]
+
+
+def _totals_part(ctx: ProcessorContext) -> list[Family]:
+    b = _Builder(limiter_of(ctx))
+    _totals(b, ctx, ctx.aggregator.totals())
+    return _finish(b, ctx)
+
+
+@dataclass(slots=True)
+class _EvaluationCache:
+    key: tuple[int, object]
+    families: list[Family]
+    text: str | None = None
+
+
+def _evaluation_part(ctx: ProcessorContext) -> _EvaluationCache:
+    """Return the evaluation's families (and their text once rendered), cached per evaluation.
+
+    They change only when the evaluator runs, and are most of a scrape (bin shares, quality).
+    """
+    key = (id(ctx.evaluator), getattr(ctx.evaluator, "generation", None))
+    cached = ctx.extras.get("prometheus_evaluation_cache")
+    if isinstance(cached, _EvaluationCache) and cached.key == key:
+        return cached
+    b = _Builder(limiter_of(ctx))
+    _evaluations(b, ctx)
+    part = _EvaluationCache(key, _finish(b, ctx))
+    ctx.extras["prometheus_evaluation_cache"] = part
+    return part
+
+
+def _self_part(ctx: ProcessorContext) -> list[Family]:
+    b = _Builder(limiter_of(ctx))
+    _self(b, ctx)
+    return _finish(b, ctx)
+
+
+def collect(ctx: ProcessorContext) -> list[Family]:
+    """Return every metric family with points (aggregator totals, latest evaluation, self)."""
+    totals = _totals_part(ctx)
+    evaluation = _evaluation_part(ctx).families
+    return [*totals, *evaluation, *_self_part(ctx)]
+
+
+# -- text exposition ---------------------------------------------------------------------------
+
+
+def escape_label(value: str) -> str:
+    """Return a label value escaped for the text format (backslash, quote, newline)."""
+    if "\\" not in value and '"' not in value and "\n" not in value:
+        return value
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def format_value(v: float) -> str:
+    """Return a sample value as the text format writes it."""
+    if v != v:
+        return "NaN"
+    if v in (math.inf, -math.inf):
+        return "+Inf" if v > 0 else "-Inf"
+    if v == int(v) and abs(v) < 1e15:
+        return str(int(v))
+    return repr(float(v))
+
+
+class _LabelWriter:
+    """Renders label sets; pairs and the leading five values are cached (they repeat a lot)."""
+
+    def __init__(self) -> None:
+        self._pairs: dict[tuple[str, str], str] = {}
+        self._heads: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
+
+    def _pair(self, name: str, value: str) -> str:
+        key = (name, value)
+        p = self._pairs.get(key)
+        if p is None:
+            p = self._pairs[key] = f'{name}="{escape_label(value)}"'
+        return p
+
+    def __call__(self, names: tuple[str, ...], values: tuple[str, ...]) -> str:
+        if not names:
+            return ""
+        hk = (names[:5], values[:5])
+        head = self._heads.get(hk)
+        if head is None:
+            head = self._heads[hk] = ",".join(map(self._pair, names[:5], values[:5]))
+        if len(names) <= 5:
+            return "{" + head + "}"
+        tail = ",".join(map(self._pair, names[5:], values[5:]))
+        return "{" + head + "," + tail + "}"
+
+
+def render(families: Iterable[Family]) -> str:
+    """Return the families in the Prometheus text exposition format 0.0.4."""
+    out: list[str] = []
+    labels = _LabelWriter()
+    for fam in families:
+        m = fam.metric
+        if not fam.samples and not fam.histograms:
+            continue
+        out.append(f"# HELP {m.name} {_escape_help(m.help)}")
+        out.append(f"# TYPE {m.name} {m.type}")
+        names = m.labels
+        for values, value in fam.samples:
+            out.append(f"{m.name}{labels(names, values)} {format_value(value)}")
+        bucket_names = (*names, "le")
+        for hp in fam.histograms:
+            cum = np.cumsum(np.asarray(hp.counts, dtype=np.int64)).tolist()
+            _, les = _les(hp.bounds)
+            for le, c in zip(les, cum, strict=True):
+                out.append(f"{m.name}_bucket{labels(bucket_names, (*hp.labels, le))} {c}")
+            lab = labels(names, hp.labels)
+            out.append(f"{m.name}_sum{lab} {format_value(hp.sum)}")
+            out.append(f"{m.name}_count{lab} {int(hp.count)}")
+    out.append("")
+    return "\n".join(out)
+
+
+def exposition(ctx: ProcessorContext) -> str:
+    """Return the ``/metrics`` body for ``ctx`` (the three parts name disjoint metrics)."""
+    totals = render(_totals_part(ctx))
+    evaluation = _evaluation_part(ctx)
+    if evaluation.text is None:
+        evaluation.text = render(evaluation.families)
+    return totals + evaluation.text + render(_self_part(ctx))
