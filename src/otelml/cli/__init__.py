@@ -16,13 +16,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "baseline": ("otelml.cli.baseline", "build a frozen baseline from a CSV/Parquet file"),
     "drift": ("otelml.cli.drift", "compare a dataset with a baseline and print the drift table"),
     "serve": ("otelml.cli.serve", "run the processor service (OTLP in, Prometheus out)"),
+    "report": ("otelml.cli.report", "write an HTML drift and data-quality report (offline)"),
     "demo": ("otelml.cli.demo", "train a model, serve it with otelml and show drift live"),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with every available command registered."""
-    parser = argparse.ArgumentParser(prog="otelml", description="OpenTelemetry-native ML observability.")
+    parser = argparse.ArgumentParser(
+        prog="otelml", description="OpenTelemetry-native ML observability."
+    )
     parser.add_argument("--version", action="version", version=f"otelml {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():

@@ -1,0 +1,101 @@
+"""``otelml report``: write a self-contained HTML drift and data-quality report, offline.
+
+Against a baseline file (``--baseline B.json CURRENT``), against reference data turned into a
+baseline on the fly (``--reference REF CURRENT``), or on the bundled example data
+(``--example``). Exit status 0, or 1 with ``--fail-on-drift`` when any column drifts (the
+report is written either way, so CI can keep it as an artifact); 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """Add the report command's options to ``parser``."""
+    parser.add_argument(
+        "current", metavar="CURRENT_DATA", nargs="?", help="current data: .csv, .csv.gz or .parquet"
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--baseline", metavar="B.json", help="baseline file")
+    source.add_argument(
+        "--reference", metavar="REF_DATA", help="reference data to build the baseline from"
+    )
+    source.add_argument(
+        "--example",
+        action="store_true",
+        help="report on the bundled example data (income and country drift)",
+    )
+    parser.add_argument(
+        "-o", "--output", metavar="REPORT.html", default="otelml-report.html", help="output file"
+    )
+    parser.add_argument("--title", help="page title (default: model and version)")
+    parser.add_argument("--method", help="drift method for every feature (default per kind)")
+    parser.add_argument("--model", default="model", help="model name (with --reference)")
+    parser.add_argument("--version", default="reference", help="model version (with --reference)")
+    parser.add_argument("--prediction", metavar="COL", help="prediction column (with --reference)")
+    parser.add_argument("--bins", type=int, default=10, help="quantile bins (with --reference)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the --example data")
+    parser.add_argument(
+        "--fail-on-drift", action="store_true", help="exit with status 1 when any column drifts"
+    )
+    parser.add_argument("--chunk-rows", type=int, default=65_536, help="rows read per chunk")
+    parser.add_argument("--progress", action="store_true", help="show rows read on stderr")
+
+
+def _inputs(args: argparse.Namespace) -> tuple[Any, Any]:
+    from otelml.baselines import build_baseline, load_baseline
+
+    if args.example:
+        from otelml.examples_data import example_frames
+
+        reference, current = example_frames(args.seed)
+        return build_baseline(reference, model="example", version="1"), current
+    if not args.current or not (args.baseline or args.reference):
+        raise ValueError("give --baseline B.json or --reference REF_DATA, and CURRENT_DATA")
+    if args.baseline:
+        return load_baseline(args.baseline), args.current
+    baseline = build_baseline(
+        args.reference,
+        model=args.model,
+        version=args.version,
+        prediction=args.prediction,
+        bins=args.bins,
+        chunk_rows=args.chunk_rows,
+        progress=args.progress,
+    )
+    return baseline, args.current
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``otelml report`` and return the exit status."""
+    from pathlib import Path
+
+    from otelml.report.offline import analyse
+    from otelml.stats.baseline import BaselineFormatError
+
+    try:
+        baseline, current = _inputs(args)
+        report = analyse(
+            baseline,
+            current,
+            method=args.method,
+            chunk_rows=args.chunk_rows,
+            progress=args.progress,
+        )
+        text = report.to_html(title=args.title)
+        out = Path(args.output)
+        out.write_text(text, encoding="utf-8")
+    except (OSError, ValueError, KeyError, BaselineFormatError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"otelml report: error: {message}", file=sys.stderr)
+        return 2
+    drifted = report.drifted
+    print(
+        f"wrote {out} ({len(text.encode()) / 1024:.0f} KiB): {report.profile.rows:,} rows, "
+        f"{len(drifted)} of {len(report.views)} columns drifted"
+        + (f" ({', '.join(drifted)})" if drifted else "")
+    )
+    return 1 if args.fail_on_drift and drifted else 0
