@@ -12,9 +12,9 @@ import pytest
 
 from otelml.baselines import build_baseline, profile_current, save_baseline
 from otelml.cli import main
-from otelml.cli.drift import drift_report
 from otelml.examples_data import DRIFTED_FEATURES, STABLE_FEATURES, example_frames
 from otelml.report import analyse, render_report, write_report
+from otelml.report.table import drift_report
 
 from ._html import Page
 

@@ -1,9 +1,8 @@
 """``otelml drift``: compare a dataset with a baseline and print the drift table.
 
 Each feature (and the prediction, when the baseline has one) is counted on the baseline's bins
-or categories, compared with :func:`otelml.stats.compare.compare`, and given a status by
-:func:`otelml.stats.decision.decide` (Benjamini-Hochberg across features). Rows are ranked by
-status, then by effect size times importance. Exit status 0, or 1 with ``--fail-on-drift`` when
+or categories and ranked by :func:`otelml.report.table.drift_report`, the same table the HTML
+report shows. Exit status 0, or 1 with ``--fail-on-drift`` when
 any feature drifts (for CI); 2 on bad input.
 """
 
@@ -12,8 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 from typing import Any
-
-_SEVERITY = {"drift": 0, "warning": 1, "insufficient_data": 2, "ok": 3}
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -35,83 +32,6 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the --example data")
     parser.add_argument("--chunk-rows", type=int, default=65_536, help="rows read per chunk")
     parser.add_argument("--progress", action="store_true", help="show rows read on stderr")
-
-
-def _notes(fb: Any, sketch: Any, missing: int, rows: int, result: Any) -> list[str]:
-    """Return data-quality notes for one column: rates against the baseline's, range, novelty."""
-    notes = []
-    if rows:
-        miss = missing / rows
-        if abs(miss - fb.missing_rate) > 0.01:
-            notes.append(f"missing {100 * miss:.1f}% (baseline {100 * fb.missing_rate:.1f}%)")
-    if fb.kind == "numeric":
-        nan = sketch.nan_count / rows if rows else 0.0
-        if abs(nan - fb.nan_rate) > 0.01:
-            notes.append(f"nan {100 * nan:.1f}% (baseline {100 * fb.nan_rate:.1f}%)")
-        inf = sketch.posinf_count + sketch.neginf_count
-        if inf and rows and inf / rows > fb.inf_rate:
-            notes.append(f"inf {100 * inf / rows:.1f}%")
-        if sketch.count and fb.edges and fb.reference_total:
-            # Bin 0 holds values <= the reference min (the min itself included), the last bin
-            # values above the max: their share beyond the reference's is out of range.
-            outside = (int(sketch.counts[0]) + int(sketch.counts[-1])) / sketch.count
-            outside -= fb.ref_counts[0] / fb.reference_total
-            if outside > 0.01:
-                notes.append(f"{100 * outside:.1f}% outside the baseline range")
-    else:
-        new = sorted(set(sketch.counts) - set(fb.categories))
-        if new:
-            share = result.new_category_share if result is not None else 0.0
-            shown = ", ".join(new[:3]) + (", ..." if len(new) > 3 else "")
-            notes.append(f"new categories {100 * share:.1f}% ({shown})")
-    return notes
-
-
-def drift_report(baseline: Any, profile: Any, method: str | None = None) -> list[dict[str, Any]]:
-    """Return one dict per column (feature, kind, method, statistic, ..., status, notes), ranked."""
-    from otelml.stats.compare import compare
-    from otelml.stats.decision import DriftPolicy, decide
-
-    columns = dict(baseline.features)
-    if baseline.prediction is not None:
-        columns[baseline.prediction.name] = baseline.prediction
-    results = {
-        name: compare(columns[name], sketch, method=method)
-        for name, sketch in profile.sketches.items()
-    }
-    statuses = decide(results, DriftPolicy())
-    rows = []
-    for name, fb in columns.items():
-        res = results.get(name)
-        st = statuses.get(name)
-        status = "insufficient_data" if st is None else str(getattr(st, "status", st))
-        notes = (
-            ["column absent from the data"]
-            if name in profile.absent
-            else _notes(fb, profile.sketches[name], profile.missing[name], profile.rows, res)
-        )
-        rows.append(
-            {
-                "feature": name,
-                "role": "prediction" if fb is baseline.prediction else "feature",
-                "kind": fb.kind,
-                "method": None if res is None else res.method,
-                "statistic": None if res is None else res.statistic,
-                "p_value": None if res is None else res.p_value,
-                "effect_size": None if res is None else res.effect_size,
-                "importance": fb.importance,
-                "status": status,
-                "notes": notes,
-            }
-        )
-    rows.sort(
-        key=lambda r: (
-            _SEVERITY.get(r["status"], 2),
-            -(r["effect_size"] or 0.0) * (r["importance"] if r["importance"] is not None else 1.0),
-            r["feature"],
-        )
-    )
-    return rows
 
 
 def _num(x: float | None) -> str:
@@ -150,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from otelml.baselines import build_baseline, load_baseline, profile_current
+    from otelml.report.table import drift_report
     from otelml.stats.baseline import BaselineFormatError
 
     try:

@@ -87,7 +87,7 @@ def analyse(
     method
         Drift method for every column (default: per kind, as ``otelml drift``).
     """
-    from otelml.cli.drift import drift_report
+    from otelml.report.table import drift_report
 
     b = baseline if isinstance(baseline, Baseline) else load_baseline(baseline)
     profile = (
