@@ -22,9 +22,15 @@ from opentelemetry.proto.common.v1 import common_pb2
 
 from otelml import semconv
 from otelml.processor.otlp import lazy_metrics
-from otelml.processor.points import PointError, count_value, expo_value, hist_value
+from otelml.processor.points import (
+    HistBatch,
+    PointError,
+    count_value,
+    expo_value,
+    hist_value,
+)
 from otelml.processor.state import PREDICTION_FEATURE, SeriesKey, Update, align
-from otelml.processor.temporality import Value
+from otelml.processor.temporality import HistPoint, Value
 
 NUMERIC, CATEGORY, MISSING, INVALID, ROWS = range(5)
 """Observation kinds: where a value goes in a :class:`FeatureWindow`."""
@@ -183,8 +189,12 @@ class _Parsed(NamedTuple):
     """Stream ids already computed for (resource/scope/metric prefix, start time)."""
 
 
-_PARSED: dict[tuple[str, tuple[bytes, ...]], _Parsed | PointError] = {}
+_PARSED: dict[str, dict[tuple[bytes, ...], _Parsed | PointError]] = {}
+"""Metric name -> serialized point attributes -> what they say."""
 _PARSED_MAX = 100_000
+_KEYS: dict[SeriesKey, SeriesKey] = {}
+"""Interned series keys: points of one series share one key object (cheap identity lookups
+downstream) even when their other attributes (replica, host) differ."""
 
 
 def _parse_attrs(name: str, spec: _MetricSpec, raw: tuple[bytes, ...]) -> _Parsed:
@@ -224,6 +234,7 @@ def _parse_attrs(name: str, spec: _MetricSpec, raw: tuple[bytes, ...]) -> _Parse
         feature,
         strs.get(semconv.SEGMENT, ""),
     )
+    key = _KEYS.setdefault(key, key)
     ident = "\x00".join((*key, label)).encode() + b"".join(b"\x00" + e for e in sorted(extra))
     return _Parsed(key, label, ident, max(map(len, strs.values()), default=0), {})
 
@@ -241,23 +252,36 @@ def _stream_id(prefix: bytes, parsed: _Parsed, start: int) -> str:
     return stream
 
 
-def _attrs(name: str, spec: _MetricSpec, dp: Any, limit: int) -> _Parsed:
-    raw = tuple(dp.attributes)
-    ck = (name, raw)
-    parsed = _PARSED.get(ck)
+def _attrs(
+    name: str,
+    spec: _MetricSpec,
+    raw: tuple[bytes, ...],
+    limit: int,
+    cache: dict[tuple[bytes, ...], _Parsed | PointError],
+) -> _Parsed:
+    """Return the parsed attributes of a point (cached in ``cache``); raise PointError."""
+    parsed = cache.get(raw)
     if parsed is None:
         try:
             parsed = _parse_attrs(name, spec, raw)
         except PointError as exc:
             parsed = exc
-        if len(_PARSED) >= _PARSED_MAX:
-            _PARSED.clear()  # crude but bounded; the cache refills from live series
-        _PARSED[ck] = parsed
+        if len(cache) >= _PARSED_MAX:
+            cache.clear()  # crude but bounded; the cache refills from live series
+            _KEYS.clear()
+        cache[raw] = parsed
     if isinstance(parsed, PointError):
         raise parsed
     if parsed.longest > limit:
         raise PointError("too_long", f"an attribute is longer than {limit} characters")
     return parsed
+
+
+def _cache(name: str) -> dict[tuple[bytes, ...], _Parsed | PointError]:
+    cache = _PARSED.get(name)
+    if cache is None:
+        cache = _PARSED[name] = {}
+    return cache
 
 
 def ingest_metrics(request: Any, opts: IngestOptions, now: float) -> IngestResult:
@@ -268,7 +292,6 @@ def ingest_metrics(request: Any, opts: IngestOptions, now: float) -> IngestResul
     """
     request = lazy_metrics(request)
     res = IngestResult("metrics", now, request)
-    limit = opts.max_attribute_length
     for rm in request.resource_metrics:
         resource: bytes | None = None
         for sm in rm.scope_metrics:
@@ -295,29 +318,161 @@ def ingest_metrics(request: Any, opts: IngestOptions, now: float) -> IngestResul
                             rm.resource.SerializeToString(deterministic=True), digest_size=16
                         ).digest()
                     prefix = resource + f"\x00{sm.scope.name}\x00{m.name}\x00".encode()
+                points = data.data_points  # type: ignore[union-attr]
                 if kind == "histogram":
-                    value_of: Callable[[Any], Value] = hist_value
-                elif kind == "exponential_histogram":
-                    value_of = expo_value
+                    _histograms(res, m.name, spec, points, prefix, opts)
                 else:
-                    value_of = count_value
-                append = res.observations.append
-                name, obs_kind = m.name, spec.obs_kind
-                for dp in data.data_points:  # type: ignore[union-attr]
-                    try:
-                        parsed = _attrs(name, spec, dp, limit)
-                        value = value_of(dp)
-                        t = dp.time_unix_nano
-                        ws = check_time(t, now, opts)
-                    except PointError as exc:
-                        res.reject(exc.reason, f"{name}: {exc}")
-                        continue
-                    start = dp.start_time_unix_nano
-                    stream = None
-                    if prefix is not None:
-                        stream = parsed.streams.get((prefix, start))
-                        if stream is None:
-                            stream = _stream_id(prefix, parsed, start)
-                    append(Observation(parsed.key, ws, obs_kind, parsed.label, value, stream,
-                                       start, t))  # fmt: skip
+                    value_of = expo_value if kind == "exponential_histogram" else count_value
+                    _points(res, m.name, spec, points, prefix, opts, value_of)
     return res
+
+
+class _Clock:
+    """Window starts of point timestamps: points of one export share their time."""
+
+    __slots__ = ("last", "now", "opts", "result")
+
+    def __init__(self, now: float, opts: IngestOptions) -> None:
+        self.now, self.opts = now, opts
+        self.last = -1
+        self.result: int | PointError = 0
+
+    def window(self, t: int) -> int | PointError:
+        if t != self.last:
+            try:
+                self.result = check_time(t, self.now, self.opts)
+            except PointError as exc:
+                self.result = exc
+            self.last = t
+        return self.result
+
+
+def _stream(prefix: bytes | None, parsed: _Parsed, start: int) -> str | None:
+    if prefix is None:
+        return None
+    stream = parsed.streams.get((prefix, start))
+    return _stream_id(prefix, parsed, start) if stream is None else stream
+
+
+def _points(
+    res: IngestResult,
+    name: str,
+    spec: _MetricSpec,
+    points: Any,
+    prefix: bytes | None,
+    opts: IngestOptions,
+    value_of: Callable[[Any], Value],
+) -> None:
+    """Add the observations of one sum or exponential histogram metric, point by point."""
+    append = res.observations.append
+    clock = _Clock(res.now, opts)
+    limit, obs_kind = opts.max_attribute_length, spec.obs_kind
+    cache = _cache(name)
+    sums = value_of is count_value
+    for dp in points:
+        try:
+            raw = tuple(dp.attributes)
+            parsed = cache.get(raw)
+            if type(parsed) is not _Parsed or parsed.longest > limit:
+                parsed = _attrs(name, spec, raw, limit, cache)
+            # A positive as_int is the value set (the usual case); else check it all.
+            value: Value = n if sums and (n := dp.as_int) > 0 else value_of(dp)
+            t = dp.time_unix_nano
+            ws = clock.result if t == clock.last else clock.window(t)
+            if isinstance(ws, PointError):
+                raise ws
+        except PointError as exc:
+            res.reject(exc.reason, f"{name}: {exc}")
+            continue
+        start = dp.start_time_unix_nano
+        stream = None
+        if prefix is not None:
+            stream = parsed.streams.get((prefix, start))
+            if stream is None:
+                stream = _stream_id(prefix, parsed, start)
+        append(Observation(parsed.key, ws, obs_kind, parsed.label, value, stream, start, t))
+
+
+def _histograms(
+    res: IngestResult,
+    name: str,
+    spec: _MetricSpec,
+    points: Any,
+    prefix: bytes | None,
+    opts: IngestOptions,
+) -> None:
+    """Add the observations of one explicit-bucket histogram metric.
+
+    The loop only collects each point's fields (bounds and bucket counts as their packed bytes);
+    the bucket counts of all points with one layout are then checked by numpy at once
+    (:class:`~otelml.processor.points.HistBatch`). Points are refused for the same reasons, in
+    the same order of checks and of points, as :func:`hist_value` point by point gives.
+    """
+    clock = _Clock(res.now, opts)
+    limit = opts.max_attribute_length
+    cache = _cache(name)
+    batch = HistBatch()
+    add = batch.add
+    # Columns of the points that passed the checks made in the loop.
+    order: list[int] = []
+    keys: list[SeriesKey] = []
+    labels: list[str] = []
+    rows: list[int] = []
+    windows: list[int | PointError] = []
+    streams: list[str | None] = []
+    starts: list[int] = []
+    times: list[int] = []
+    refused: list[tuple[int, PointError]] = []
+    for i, dp in enumerate(points):
+        try:
+            raw = tuple(dp.attributes)
+            parsed = cache.get(raw)
+            if type(parsed) is not _Parsed or parsed.longest > limit:
+                parsed = _attrs(name, spec, raw, limit, cache)
+            b, c = dp.explicit_bounds, dp.bucket_counts
+            braw = b[0] if len(b) == 1 else b"".join(b)
+            craw = c[0] if len(c) == 1 else b"".join(c)
+            if braw and craw:
+                rows.append(add(braw, craw, dp))
+            else:  # unpacked arrays (legal, rare) or no buckets: decode the point fully
+                rows.append(batch.add_value(_full_hist(dp)))
+        except PointError as exc:
+            refused.append((i, exc))
+            continue
+        order.append(i)
+        keys.append(parsed.key)
+        labels.append(parsed.label)
+        t = dp.time_unix_nano
+        times.append(t)
+        windows.append(clock.result if t == clock.last else clock.window(t))
+        start = dp.start_time_unix_nano
+        starts.append(start)
+        stream = None
+        if prefix is not None:
+            stream = parsed.streams.get((prefix, start))
+            if stream is None:
+                stream = _stream_id(prefix, parsed, start)
+        streams.append(stream)
+    values = batch.finish()
+    obs_kind = spec.obs_kind
+    append = res.observations.append
+    for i, key, label, row, ws, stream, start, t in zip(
+        order, keys, labels, rows, windows, streams, starts, times, strict=True
+    ):
+        value = values[row]
+        if isinstance(value, PointError):
+            refused.append((i, value))
+        elif isinstance(ws, PointError):
+            refused.append((i, ws))
+        else:
+            append(Observation(key, ws, obs_kind, label, value, stream, start, t))
+    if refused:
+        refused.sort(key=lambda x: x[0])  # reasons in point order, as checked one by one
+        for _, err in refused:
+            res.reject(err.reason, f"{name}: {err}")
+
+
+def _full_hist(dp: Any) -> HistPoint:
+    from opentelemetry.proto.metrics.v1 import metrics_pb2
+
+    return hist_value(metrics_pb2.HistogramDataPoint.FromString(dp.SerializeToString()))

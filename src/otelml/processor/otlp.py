@@ -26,6 +26,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
+from opentelemetry.proto.trace.v1 import trace_pb2
 
 Signal = Literal["metrics", "traces", "logs"]
 Encoding = Literal["protobuf", "json"]
@@ -37,39 +38,66 @@ REQUEST_TYPES: dict[str, type[Message]] = {
 }
 
 
-def _lazy_metrics_request() -> type[Message]:
-    """Return an ExportMetricsServiceRequest class whose data points keep attributes as bytes.
+def _file_proto(module: Any) -> descriptor_pb2.FileDescriptorProto:
+    f = descriptor_pb2.FileDescriptorProto()
+    module.DESCRIPTOR.CopyToProto(f)
+    return f
 
-    An embedded message and a ``bytes`` field are the same on the wire, so a private copy of
-    metrics.proto that declares ``attributes`` as ``repeated bytes`` decodes the same requests
-    but leaves each attribute serialized. Ingestion then keys a cache by those bytes: a series
-    sends the same attributes every export, so parsing them in Python happens once per series,
-    not once per point.
+
+def _lazy_request(
+    data: Any, service: Any, name: str, as_bytes: dict[str, frozenset[str]]
+) -> type[Message]:
+    """Return a copy of the request class ``name`` whose ``as_bytes`` fields stay serialized.
+
+    ``as_bytes`` maps message names of ``data``'s file to field names redeclared as
+    ``repeated bytes``. An embedded message and a packed repeated scalar are both
+    length-delimited on the wire, so the copy decodes the same requests but leaves those fields
+    as bytes: one ``KeyValue`` per attribute, or one packed
+    array per chunk. Re-serializing the copy gives the same wire data (upb keeps what it
+    cannot place, e.g. an unpacked repeated scalar, as unknown fields).
     """
-
-    def proto(module: Any) -> descriptor_pb2.FileDescriptorProto:
-        f = descriptor_pb2.FileDescriptorProto()
-        module.DESCRIPTOR.CopyToProto(f)
-        return f
-
     pool = descriptor_pool.DescriptorPool()
-    pool.Add(proto(common_pb2))
-    pool.Add(proto(resource_pb2))
-    metrics = proto(metrics_pb2)
-    for message in metrics.message_type:
-        if message.name.endswith("DataPoint"):
-            for f in message.field:
-                if f.name == "attributes":
-                    f.type = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
-                    f.ClearField("type_name")
-    pool.Add(metrics)
-    pool.Add(proto(metrics_service_pb2))
-    name = "opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest"
+    pool.Add(_file_proto(common_pb2))
+    pool.Add(_file_proto(resource_pb2))
+    proto = _file_proto(data)
+    for message in proto.message_type:
+        fields = as_bytes.get(message.name, frozenset())
+        for f in message.field:
+            if f.name in fields:
+                f.type = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
+                f.ClearField("type_name")
+                f.ClearField("options")  # packed: meaningless for bytes
+    pool.Add(proto)
+    pool.Add(_file_proto(service))
     return message_factory.GetMessageClass(pool.FindMessageTypeByName(name))
 
 
-LazyMetricsRequest = _lazy_metrics_request()
-"""ExportMetricsServiceRequest with data point attributes left as serialized KeyValue bytes."""
+LazyMetricsRequest = _lazy_request(
+    metrics_pb2,
+    metrics_service_pb2,
+    "opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest",
+    {
+        "NumberDataPoint": frozenset({"attributes"}),
+        "HistogramDataPoint": frozenset({"attributes", "explicit_bounds", "bucket_counts"}),
+        "ExponentialHistogramDataPoint": frozenset({"attributes"}),
+        "SummaryDataPoint": frozenset({"attributes"}),
+    },
+)
+"""ExportMetricsServiceRequest with data point attributes left as serialized KeyValue bytes,
+and explicit histograms' ``explicit_bounds`` / ``bucket_counts`` as their packed bytes.
+
+Ingestion keys caches by those bytes: a series sends the same attributes and bounds every
+export, so parsing them in Python happens once per series, not once per point; bucket counts
+of a whole request are read by numpy in one call.
+"""
+
+LazyTracesRequest = _lazy_request(
+    trace_pb2,
+    trace_service_pb2,
+    "opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest",
+    {"Span": frozenset({"attributes"})},
+)
+"""ExportTraceServiceRequest with span attributes left as serialized KeyValue bytes."""
 
 
 def lazy_metrics(request: Any) -> Any:
@@ -77,6 +105,13 @@ def lazy_metrics(request: Any) -> Any:
     if isinstance(request, LazyMetricsRequest):
         return request
     return LazyMetricsRequest.FromString(request.SerializeToString())
+
+
+def lazy_traces(request: Any) -> Any:
+    """Return ``request`` as a :data:`LazyTracesRequest` (re-encoding a regular one)."""
+    if isinstance(request, LazyTracesRequest):
+        return request
+    return LazyTracesRequest.FromString(request.SerializeToString())
 
 
 _ID_FIELDS = frozenset(
@@ -130,6 +165,8 @@ def decode_request(signal: Signal, body: bytes, encoding: Encoding) -> Message:
     if encoding == "protobuf":
         if signal == "metrics":
             msg = LazyMetricsRequest()
+        elif signal == "traces":
+            msg = LazyTracesRequest()
         try:
             msg.ParseFromString(body)
         except (DecodeError, RuntimeError, ValueError) as exc:

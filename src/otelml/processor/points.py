@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -113,3 +113,150 @@ def expo_value(dp: Any) -> ExpoPoint:
     if v.count != dp.count:
         raise PointError("invalid_point", "count differs from the sum of bucket counts")
     return v
+
+
+class _Layout(NamedTuple):
+    """One ``explicit_bounds`` seen on the wire: its bounds and whether they are valid."""
+
+    bounds: tuple[float, ...]
+    ok: bool
+    nbytes: int
+    """Size of a matching packed ``bucket_counts`` (8 bytes per bucket, one more than bounds)."""
+
+
+_LAYOUTS: dict[bytes, _Layout] = {}
+_MALFORMED_BOUNDS = _Layout((), False, -1)
+_ROW_LIMIT = (1 << 64) - 1
+
+
+def _layout(raw: bytes) -> _Layout:
+    lay = _LAYOUTS.get(raw)
+    if lay is None:
+        if len(raw) % 8:
+            return _MALFORMED_BOUNDS
+        bounds = tuple(np.frombuffer(raw, dtype="<f8").tolist())
+        lay = _Layout(bounds, _bounds_ok(bounds), 8 * (len(bounds) + 1))
+        if len(_LAYOUTS) >= 4096:
+            _LAYOUTS.clear()  # bounded; series keep their bounds, so it refills at once
+        _LAYOUTS[raw] = lay
+    return lay
+
+
+class _Rows:
+    """The points of one layout in a :class:`HistBatch`."""
+
+    __slots__ = ("counts", "errors", "layout", "maxs", "mins", "raw", "sums")
+
+    def __init__(self, layout: _Layout) -> None:
+        self.layout = layout
+        self.raw: list[bytes] = []
+        self.counts: list[int] = []
+        self.sums: list[float] = []
+        self.mins: list[float] = []
+        self.maxs: list[float] = []
+        self.errors: dict[int, str] = {}
+
+
+class HistBatch:
+    """Explicit-bucket points of one metric, from a lazily decoded request, checked together.
+
+    :meth:`add` checks what one point's layout says right away (as :func:`hist_value` does
+    first) and keeps the packed bucket counts; :meth:`finish` reads the counts of every point
+    of one layout with one numpy call, checks them against ``count`` at once, and returns each
+    point's :class:`HistPoint` or its :class:`PointError`, in the order and with the messages
+    that :func:`hist_value` gives point by point.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[bytes, _Rows] = {}
+        self._where: list[tuple[_Rows | None, Any]] = []
+        self._single: _Rows = _Rows(_MALFORMED_BOUNDS)
+
+    def add(self, bounds_raw: bytes, counts_raw: bytes, dp: Any) -> int:
+        """Queue one point (packed ``explicit_bounds``, ``bucket_counts``); return its row."""
+        lay = _layout(bounds_raw)
+        if lay is _MALFORMED_BOUNDS:
+            raise PointError("invalid_point", "malformed explicit_bounds")
+        if len(counts_raw) != lay.nbytes:
+            if len(counts_raw) % 8:
+                raise PointError("invalid_point", "malformed bucket_counts")
+            raise PointError("invalid_point", "bucket_counts must have len(explicit_bounds) + 1")
+        if not lay.ok:
+            raise PointError("invalid_point", "explicit_bounds must be finite and increasing")
+        rows = self._rows.get(bounds_raw)
+        if rows is None:
+            rows = self._rows[bounds_raw] = self._single = _Rows(lay)
+        j = len(rows.raw)
+        rows.raw.append(counts_raw)
+        rows.counts.append(dp.count)
+        # x - x is 0.0 exactly for finite x, NaN for NaN and ±inf. An unset optional reads
+        # 0.0, so only a 0.0 needs HasField to tell "unset" (NaN here) from "zero".
+        s, lo, hi = dp.sum, dp.min, dp.max
+        if s - s != 0.0:
+            rows.errors[j] = "sum must be finite"
+        elif lo - lo != 0.0:
+            rows.errors[j] = "min must be finite"
+        elif hi - hi != 0.0:
+            rows.errors[j] = "max must be finite"
+        if lo == 0.0 and not dp.HasField("min"):
+            lo = math.nan
+        if hi == 0.0 and not dp.HasField("max"):
+            hi = math.nan
+        rows.sums.append(s)
+        rows.mins.append(lo)
+        rows.maxs.append(hi)
+        self._where.append((rows, j))
+        return len(self._where) - 1
+
+    def add_value(self, value: HistPoint) -> int:
+        """Queue a point decoded and checked elsewhere; return its row."""
+        self._where.append((None, value))
+        return len(self._where) - 1
+
+    def finish(self) -> list[HistPoint | PointError]:
+        """Return every queued point's value or error, by row."""
+        if len(self._rows) == 1 and len(self._where) == len(self._single.raw):
+            return _check_rows(self._single)  # one layout, nothing else: rows are in order
+        done: dict[int, list[HistPoint | PointError]] = {}
+        for rows in self._rows.values():
+            done[id(rows)] = _check_rows(rows)
+        return [done[id(rows)][j] if rows is not None else j for rows, j in self._where]
+
+
+def _check_rows(rows: _Rows) -> list[HistPoint | PointError]:
+    lay, n = rows.layout, len(rows.raw)
+    k = lay.nbytes // 8
+    c = np.frombuffer(b"".join(rows.raw), dtype="<u8").reshape(n, k)
+    count = np.array(rows.counts, dtype=np.uint64)
+    # uint64 sums wrap; with every bucket <= count they cannot wrap back onto count unless
+    # k * count reaches 2**64 (checked exactly below).
+    ok = (c.sum(axis=1, dtype=np.uint64) == count) & (c.max(axis=1) <= count)
+    large = count > _INT64_MAX
+    exact = count > _ROW_LIMIT // k
+    counts = c.astype(np.int64)  # rows above int64 are refused below
+    bounds = lay.bounds
+    if ok.all() and not large.any() and not exact.any() and not rows.errors:
+        return [
+            HistPoint(bounds, row, s, lo, hi, cnt)
+            for row, s, lo, hi, cnt in zip(
+                counts, rows.sums, rows.mins, rows.maxs, rows.counts, strict=True
+            )
+        ]
+    out: list[HistPoint | PointError] = []
+    for j, (good, big, slow) in enumerate(
+        zip(ok.tolist(), large.tolist(), exact.tolist(), strict=True)
+    ):
+        if slow:
+            good = sum(c[j].tolist()) == rows.counts[j]
+        if not good:
+            out.append(PointError("invalid_point", "count differs from the sum of bucket_counts"))
+        elif big:
+            out.append(PointError("invalid_point", "count too large"))
+        elif j in rows.errors:
+            out.append(PointError("invalid_point", rows.errors[j]))
+        else:
+            out.append(
+                HistPoint(bounds, counts[j], rows.sums[j], rows.mins[j], rows.maxs[j],
+                          rows.counts[j])
+            )  # fmt: skip
+    return out

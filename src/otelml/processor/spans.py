@@ -17,43 +17,197 @@ ground-truth join; nothing of them is stored yet.
 
 from __future__ import annotations
 
-import math
-from typing import Any
+import struct
+from typing import Any, NamedTuple
+
+import numpy as np
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.common.v1 import common_pb2
 
 from otelml import semconv
 from otelml.processor.ingest import IngestOptions, IngestResult, LogEvent, check_time
-from otelml.processor.otlp import any_value
+from otelml.processor.otlp import any_value, lazy_traces
 from otelml.processor.points import PointError
 from otelml.processor.state import PREDICTION_FEATURE, FeatureWindow, SeriesKey, Update
 
 _FEATURE_PREFIX = semconv.FEATURE_PREFIX
 _SEGMENT_PREFIX = semconv.SEGMENT_PREFIX
 _EVENTS = frozenset({semconv.PREDICTION_EVENT, semconv.ACTUAL_EVENT})
+_FLEN = len(_FEATURE_PREFIX)
+_SLEN = len(_SEGMENT_PREFIX)
+
+# What a span attribute is for (``_Attr.slot``).
+_IGNORED, _FEATURE, _SEGMENT, _MODEL, _VERSION, _ENV, _AGG, _BATCH, _PVALUE, _PLABEL = range(10)
+_MALFORMED = -1
+_FIXED_SLOTS = {
+    semconv.MODEL_NAME: _MODEL,
+    semconv.MODEL_VERSION: _VERSION,
+    semconv.ENVIRONMENT: _ENV,
+    semconv.AGGREGATED: _AGG,
+    semconv.BATCH_SIZE: _BATCH,
+    semconv.PREDICTION_VALUE: _PVALUE,
+    semconv.PREDICTION_LABEL: _PLABEL,
+}
+_OURS = b"ml."  # every key above starts with it
+
+_pack = struct.Struct("<d").pack
+
+
+class _Attr(NamedTuple):
+    """What one serialized ``KeyValue`` says, parsed once and cached by its bytes."""
+
+    slot: int
+    name: str
+    """Feature name or segment column (prefix removed); the key otherwise."""
+    value: Any
+    """Model / version / environment: the ``any_value``; feature and prediction values: float,
+    str, list or None as observed; segments: the value as a string; the aggregated flag and
+    batch size: ``bool_value`` / ``int_value``."""
+    longest: int
+    """Longest string inside ``value`` (checked against the length limit on use)."""
+    need: int = 0
+    """Features: the length limit this attribute needs (name and value)."""
+    use: bool = False
+    """Features: whether the name counts (not empty, not the reserved prediction name)."""
+
+
+def _feature(name: str, value: Any, longest: int) -> _Attr:
+    return _Attr(
+        _FEATURE, name, value, longest, max(len(name), longest),
+        bool(name) and name != PREDICTION_FEATURE,
+    )  # fmt: skip
+
+
+_IGNORE = _Attr(_IGNORED, "", None, 0)
+_BAD = _Attr(_MALFORMED, "", None, 0)
+
+# Three caches. ``_DOUBLES`` maps the canonical encoding of a feature's (``_PV_DOUBLES``: the
+# prediction's)
+# KeyValue *minus its 8 value bytes* to the attribute, so a double-valued attribute, whose bytes
+# are unique, is recognised with one slice and one lookup and its value read later, in bulk, by
+# numpy. A hit means the blob is exactly ``key`` + ``double_value``: the prefix pins every byte
+# but the value. ``_WHOLE`` maps entire blobs of other values (strings, booleans: few distinct).
+_DOUBLES: dict[bytes, _Attr] = {}
+_PV_DOUBLES: dict[bytes, _Attr] = {}
+_WHOLE: dict[bytes, _Attr] = {}
+_CACHE_MAX = 65_536
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _observed(v: Any) -> tuple[Any, int]:
+    """Return a feature value as the spans observe it (float, str, list, None) and its longest
+    string (arrays give their float and string elements; nested arrays are dropped but their
+    strings still count against the length limit)."""
+    kind = v.WhichOneof("value")
+    if kind == "double_value":
+        return v.double_value, 0
+    if kind == "string_value":
+        return v.string_value, len(v.string_value)
+    if kind == "int_value":
+        return float(v.int_value), 0
+    if kind == "bool_value":
+        return ("true" if v.bool_value else "false"), 0
+    if kind == "array_value":
+        out, longest = [], 0
+        for x in v.array_value.values:
+            item, n = _observed(x)
+            longest = max(longest, n)
+            if item is not None and not isinstance(item, list):
+                out.append(item)
+        return out, longest
+    return None, 0
+
+
+def _longest(v: Any) -> int:
+    if isinstance(v, str):
+        return len(v)
+    if isinstance(v, list):
+        return max(map(_longest, v), default=0)
+    return 0
+
+
+def _classify(blob: bytes) -> tuple[_Attr, bool]:
+    """Return what a serialized KeyValue says and whether it is a canonical double attribute
+    (then its value is the blob's last 8 bytes); caches the answer when it can repeat."""
+    if (
+        len(blob) > 2
+        and blob[0] == 0x0A  # canonical: the key first, shorter than 128 bytes
+        and blob[1] < 0x80
+        and not blob[2 : 2 + blob[1]].startswith(_OURS)
+    ):
+        return _IGNORE, False  # another instrumentation's attribute: not even parsed
+    try:
+        kv = common_pb2.KeyValue.FromString(blob)
+    except DecodeError:
+        return _BAD, False
+    key, v = kv.key, kv.value
+    kind = v.WhichOneof("value")
+    if key.startswith(_FEATURE_PREFIX):
+        value, longest = _observed(v)
+        attr = _feature(key[_FLEN:], value, longest)
+    elif key in _FIXED_SLOTS:
+        slot = _FIXED_SLOTS[key]
+        if slot in (_PVALUE, _PLABEL):
+            value, longest = _observed(v)
+        elif slot == _AGG:
+            value, longest = v.bool_value, 0
+        elif slot == _BATCH:
+            value, longest = v.int_value, 0
+        else:
+            value = any_value(v)
+            longest = _longest(value)
+        attr = _Attr(slot, key, value, longest)
+    elif key.startswith(_SEGMENT_PREFIX):
+        attr = _Attr(_SEGMENT, key[_SLEN:], str(any_value(v)), 0)
+    else:
+        return _IGNORE, False
+    if kind == "double_value" and attr.slot in (_FEATURE, _PVALUE):
+        k = key.encode()
+        prefix = b"\x0a" + _varint(len(k)) + k + b"\x12\x09\x21"
+        if len(blob) == len(prefix) + 8 and blob.startswith(prefix):
+            cache = _DOUBLES if attr.slot == _FEATURE else _PV_DOUBLES
+            if len(cache) >= _CACHE_MAX:
+                cache.clear()
+            cache[prefix] = attr
+            return attr, True
+        return attr, False  # a double in another encoding: parsed every time (rare)
+    if kind != "int_value" or attr.slot != _FEATURE:  # integers of a feature rarely repeat
+        if len(_WHOLE) >= _CACHE_MAX:
+            _WHOLE.clear()  # crude but bounded; refills from live attributes
+        _WHOLE[blob] = attr
+    return attr, False
 
 
 class _SpanAcc:
-    __slots__ = ("categories", "invalid", "numbers", "rows")
+    """One series' values in one window: float64 values as 8-byte chunks, in arrival order."""
+
+    __slots__ = ("categories", "chunks", "invalid", "rows")
 
     def __init__(self) -> None:
-        self.numbers: list[float] = []
+        self.chunks: list[bytes] = []
         self.categories: dict[str, int] = {}
         self.invalid: dict[str, int] = {}
         self.rows = 0
+        """Prediction series only: rows by batch size (features count their values)."""
 
+    def add(self, v: Any) -> None:
+        """Add one observed value (float, str, list of them, or None)."""
+        if isinstance(v, float):
+            self.chunks.append(_pack(v))
+        elif isinstance(v, str):
+            self.categories[v] = self.categories.get(v, 0) + 1
+        elif isinstance(v, list):
+            for x in v:
+                self.add(x)
 
-_SPAN_KEYS = frozenset(
-    {
-        semconv.MODEL_NAME,
-        semconv.MODEL_VERSION,
-        semconv.ENVIRONMENT,
-        semconv.AGGREGATED,
-        semconv.BATCH_SIZE,
-        semconv.PREDICTION_VALUE,
-        semconv.PREDICTION_LABEL,
-    }
-)
-_FLEN = len(_FEATURE_PREFIX)
-_SLEN = len(_SEGMENT_PREFIX)
 
 # (model, version, environment, segment, window start) -> feature -> accumulator
 _Groups = dict[tuple[str, str, str, str, int], dict[str, _SpanAcc]]
@@ -67,117 +221,114 @@ def _str(v: Any, key: str, limit: int) -> str:
     return v
 
 
-def _value(v: Any, limit: int) -> Any:
-    """Return a feature value (float, str, list, or None), checking string lengths."""
-    kind = v.WhichOneof("value")
-    if kind == "double_value":
-        return v.double_value
-    if kind == "string_value":
-        s = v.string_value
-        if len(s) > limit:
-            raise PointError("too_long", f"value longer than {limit} characters")
-        return s
-    if kind == "int_value":
-        return float(v.int_value)
-    if kind == "bool_value":
-        return "true" if v.bool_value else "false"
-    if kind == "array_value":
-        out = [_value(x, limit) for x in v.array_value.values]
-        return [x for x in out if x is not None and not isinstance(x, list)]
-    return None
-
-
-def _add_value(acc: _SpanAcc, v: Any) -> None:
-    if isinstance(v, float):
-        if math.isfinite(v):
-            acc.numbers.append(v)
-        else:
-            issue = "nan" if math.isnan(v) else "inf"
-            acc.invalid[issue] = acc.invalid.get(issue, 0) + 1
-    elif isinstance(v, str):
-        acc.categories[v] = acc.categories.get(v, 0) + 1
-    elif isinstance(v, list):
-        for x in v:
-            _add_value(acc, x)
-        return
-    else:
-        return  # None (empty or unsupported AnyValue): nothing observed
-    acc.rows += 1
-
-
 def ingest_spans(request: Any, opts: IngestOptions, now: float) -> IngestResult:
-    """Return the updates that an ExportTraceServiceRequest's predict spans carry."""
+    """Return the updates that an ExportTraceServiceRequest's predict spans carry.
+
+    ``request`` is best a :data:`~otelml.processor.otlp.LazyTracesRequest` (what the
+    receivers decode); a regular one is re-encoded first.
+    """
+    request = lazy_traces(request)
     res = IngestResult("traces", now)
-    limit = opts.max_attribute_length
     groups: _Groups = {}
+    doubles_get, whole_get, pv_get = _DOUBLES.get, _WHOLE.get, _PV_DOUBLES.get
     for rs in request.resource_spans:
         for ss in rs.scope_spans:
             res.items += len(ss.spans)
             for span in ss.spans:
-                fixed: dict[str, Any] = {}
-                features: list[tuple[str, Any]] = []
-                segments: list[tuple[str, Any]] = []
-                for kv in span.attributes:
-                    k = kv.key
-                    if k.startswith(_FEATURE_PREFIX):
-                        features.append((k[_FLEN:], kv.value))
-                    elif k in _SPAN_KEYS:
-                        fixed[k] = kv.value
-                    elif k.startswith(_SEGMENT_PREFIX):
-                        segments.append((k[_SLEN:], kv.value))
-                if semconv.MODEL_NAME not in fixed:
+                # One pass over the attributes: features in order (a double as its 8 value
+                # bytes, others as None), the last of each fixed key, segments in order.
+                fattrs: list[_Attr] = []
+                fvalues: list[bytes | None] = []
+                segments: list[_Attr] = []
+                fixed: dict[int, tuple[_Attr, bytes | None]] = {}
+                malformed = False
+                for blob in span.attributes:
+                    attr = doubles_get(blob[:-8])
+                    if attr is not None:
+                        fattrs.append(attr)
+                        fvalues.append(blob[-8:])
+                        continue
+                    attr = whole_get(blob)
+                    raw = None
+                    if attr is None:
+                        attr = pv_get(blob[:-8])
+                        if attr is not None:
+                            raw = blob[-8:]
+                        else:
+                            attr, is_double = _classify(blob)
+                            if is_double:
+                                raw = blob[-8:]
+                    slot = attr.slot
+                    if slot == _FEATURE:
+                        fattrs.append(attr)
+                        fvalues.append(raw)
+                    elif slot == _SEGMENT:
+                        segments.append(attr)
+                    elif slot > _SEGMENT:
+                        fixed[slot] = (attr, raw)
+                    elif slot == _MALFORMED:
+                        malformed = True
+                if _MODEL not in fixed:
                     continue
                 res.ours += 1
-                agg = fixed.get(semconv.AGGREGATED)
-                if agg is not None and agg.bool_value:
+                agg = fixed.get(_AGG)
+                if agg is not None and agg[0].value:
                     continue
                 try:
-                    _span(span, fixed, features, segments, opts, now, limit, groups)
+                    if malformed:
+                        raise PointError("invalid_point", "malformed attribute")
+                    _span(span, fixed, fattrs, fvalues, segments, opts, now, groups)
                 except PointError as exc:
                     res.reject(exc.reason, f"span {span.name[:64]!r}: {exc}")
     res.updates = _finish(groups, opts.max_categories)
     return res
 
 
+def _fixed_str(fixed: dict[int, tuple[_Attr, bytes | None]], slot: int, limit: int) -> str:
+    attr = fixed[slot][0]
+    return _str(attr.value, attr.name, limit)
+
+
 def _span(
     span: Any,
-    fixed: dict[str, Any],
-    raw_features: list[tuple[str, Any]],
-    raw_segments: list[tuple[str, Any]],
+    fixed: dict[int, tuple[_Attr, bytes | None]],
+    fattrs: list[_Attr],
+    fvalues: list[bytes | None],
+    raw_segments: list[_Attr],
     opts: IngestOptions,
     now: float,
-    limit: int,
     groups: _Groups,
 ) -> None:
-    model = _str(any_value(fixed[semconv.MODEL_NAME]), semconv.MODEL_NAME, limit)
-    version = env = ""
-    if semconv.MODEL_VERSION in fixed:
-        version = _str(any_value(fixed[semconv.MODEL_VERSION]), semconv.MODEL_VERSION, limit)
-    if semconv.ENVIRONMENT in fixed:
-        env = _str(any_value(fixed[semconv.ENVIRONMENT]), semconv.ENVIRONMENT, limit)
-    env = env or semconv.DEFAULT_ENVIRONMENT
+    limit = opts.max_attribute_length
+    model = _fixed_str(fixed, _MODEL, limit)
+    version = _fixed_str(fixed, _VERSION, limit) if _VERSION in fixed else ""
+    env = (_fixed_str(fixed, _ENV, limit) if _ENV in fixed else "") or semconv.DEFAULT_ENVIRONMENT
     ws = check_time(span.end_time_unix_nano or span.start_time_unix_nano, now, opts)
-    # Parse and check every value before touching an accumulator: a refused span changes
-    # nothing.
-    features = []
-    for name, raw in raw_features[: opts.max_span_features]:
-        if len(name) > limit:
-            raise PointError("too_long", f"feature name longer than {limit} characters")
-        if name and name != PREDICTION_FEATURE:
-            features.append((name, _value(raw, limit)))
+    # Check everything before touching an accumulator: a refused span changes nothing.
+    if len(fattrs) > opts.max_span_features:
+        fattrs = fattrs[: opts.max_span_features]
+        fvalues = fvalues[: opts.max_span_features]
+    if fattrs and max(a.need for a in fattrs) > limit:
+        for attr in fattrs:  # the first offender, as checking one by one finds it
+            if len(attr.name) > limit:
+                raise PointError("too_long", f"feature name longer than {limit} characters")
+            if attr.use and attr.longest > limit:
+                raise PointError("too_long", f"value longer than {limit} characters")
     segment_keys = [""]
     if raw_segments:
-        seg = semconv.segment_key({c: str(any_value(v)) for c, v in raw_segments})
+        seg = semconv.segment_key({a.name: a.value for a in raw_segments})
         if len(seg) > limit:
             raise PointError("too_long", f"{semconv.SEGMENT}: longer than {limit} characters")
         segment_keys.append(seg)
-    batch = fixed.get(semconv.BATCH_SIZE)
-    rows = int(batch.int_value) if batch is not None and batch.int_value > 0 else 1
-    outputs = [
-        _value(fixed[k], limit)
-        for k in (semconv.PREDICTION_VALUE, semconv.PREDICTION_LABEL)
-        if k in fixed
-    ]
+    batch = fixed.get(_BATCH)
+    rows = int(batch[0].value) if batch is not None and batch[0].value > 0 else 1
+    outputs = []
+    for slot in (_PVALUE, _PLABEL):
+        if slot in fixed:
+            attr, raw = fixed[slot]
+            if attr.longest > limit:
+                raise PointError("too_long", f"value longer than {limit} characters")
+            outputs.append(attr.value if raw is None else raw)
     for segment in segment_keys:
         group = groups.get((model, version, env, segment, ws))
         if group is None:
@@ -185,19 +336,22 @@ def _span(
         acc = group.get(PREDICTION_FEATURE)
         if acc is None:
             acc = group[PREDICTION_FEATURE] = _SpanAcc()
-        before = acc.rows
         for v in outputs:
-            _add_value(acc, v)
-        acc.rows = before + rows  # the prediction series counts rows by batch size
-        for name, v in features:
-            acc = group.get(name)
-            if acc is None:
-                acc = group[name] = _SpanAcc()
-            if type(v) is float and v - v == 0.0:  # finite float: the common case, inline
-                acc.numbers.append(v)
-                acc.rows += 1
+            if type(v) is bytes:
+                acc.chunks.append(v)
             else:
-                _add_value(acc, v)
+                acc.add(v)
+        acc.rows += rows  # the prediction series counts rows by batch size
+        for attr, raw in zip(fattrs, fvalues, strict=True):
+            if not attr.use:
+                continue
+            acc = group.get(attr.name)
+            if acc is None:
+                acc = group[attr.name] = _SpanAcc()
+            if raw is not None:  # a double's 8 bytes: the common case, inline
+                acc.chunks.append(raw)
+            else:
+                acc.add(attr.value)
 
 
 def _finish(groups: _Groups, max_categories: int) -> list[Update]:
@@ -205,23 +359,38 @@ def _finish(groups: _Groups, max_categories: int) -> list[Update]:
     for (model, version, env, segment, ws), group in groups.items():
         for feature, acc in group.items():
             key = SeriesKey(model, version, env, feature, segment)
-            out.append(Update(key, ws, _window(acc, max_categories)))
+            out.append(Update(key, ws, _window(acc, feature == PREDICTION_FEATURE, max_categories)))
     return out
 
 
-def _window(acc: _SpanAcc, max_categories: int) -> FeatureWindow:
+def _window(acc: _SpanAcc, prediction: bool, max_categories: int) -> FeatureWindow:
     from otelml.stats.categorical import CategoryCounts
     from otelml.stats.exponential import ExponentialHistogram
 
-    fw = FeatureWindow(invalid=acc.invalid, rows=acc.rows)
-    if acc.numbers:
-        h = ExponentialHistogram()
-        h.update_many(acc.numbers)
-        fw.numeric = h
+    fw = FeatureWindow(rows=acc.rows)
+    if acc.chunks:
+        x = np.frombuffer(b"".join(acc.chunks), dtype="<f8")
+        finite = np.isfinite(x)
+        if not finite.all():
+            nan = np.isnan(x)
+            # Issues in order of first appearance, as counting them one by one would give.
+            issues = sorted(
+                (int(np.argmax(mask)), issue, int(np.count_nonzero(mask)))
+                for issue, mask in (("nan", nan), ("inf", ~finite & ~nan))
+                if mask.any()
+            )
+            fw.invalid = {issue: n for _, issue, n in issues}
+            x = x[finite]
+        if x.size:
+            h = ExponentialHistogram()
+            h.update_many(x)
+            fw.numeric = h
     if acc.categories:
         cc = CategoryCounts(cap=max_categories)
         cc.update_counts(acc.categories)
         fw.categories = cc
+    if not prediction:
+        fw.rows = len(acc.chunks) + sum(acc.categories.values())
     return fw
 
 

@@ -39,13 +39,8 @@ from otelml.processor.ingest import (
 from otelml.processor.otlp import LazyMetricsRequest
 from otelml.processor.state import Aggregator, FeatureWindow, SeriesKey, Update
 from otelml.processor.telemetry import ProcessorTelemetry
-from otelml.processor.temporality import (
-    StreamsFull,
-    TemporalityTracker,
-    value_from_json,
-    value_to_json,
-)
-from otelml.processor.updates import to_updates
+from otelml.processor.temporality import TemporalityTracker, value_from_json, value_to_json
+from otelml.processor.updates import UpdateBuilder, convert
 
 log = logging.getLogger(__name__)
 
@@ -317,23 +312,13 @@ class Store:
 
     def _apply(self, observations: list[Observation], updates: list[Update]) -> None:
         assert self.tracker is not None
-        deltas = []
-        overflow = 0
-        for o in observations:
-            value = o.value
-            if o.stream is not None:
-                try:
-                    d = self.tracker.delta(o.stream, o.start_ns, o.time_ns, value)
-                except StreamsFull:
-                    overflow += 1
-                    continue
-                if d is None:
-                    continue
-                value = d
-            deltas.append((o.key, o.window_start, o.kind, o.label, value))
-        if overflow and self.telemetry is not None:
-            self.telemetry.overflow("streams", overflow)
-        all_updates = to_updates(deltas, self.max_categories) if deltas else []
+        all_updates: list[Update] = []
+        if observations:
+            builder = UpdateBuilder(self.max_categories)
+            overflow = convert(self.tracker, observations, builder)
+            if overflow and self.telemetry is not None:
+                self.telemetry.overflow("streams", overflow)
+            all_updates = builder.finish()
         all_updates.extend(updates)
         if all_updates:
             self.aggregator.apply(all_updates)

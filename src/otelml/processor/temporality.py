@@ -198,6 +198,10 @@ def subtract(cur: Value, prev: Value) -> Value | None:
     )  # fmt: skip
 
 
+SKIP, TAKE, DIFF = range(3)
+"""What :meth:`TemporalityTracker.advance` says a cumulative point adds."""
+
+
 class StreamsFull(Exception):
     """A new cumulative stream beyond the tracked-streams cap."""
 
@@ -229,28 +233,42 @@ class TemporalityTracker:
 
     def delta(self, stream: str, start_ns: int, time_ns: int, value: Value) -> Value | None:
         """Return the delta that a cumulative point adds, or None when it adds nothing."""
-        prev = self._last.get(stream)
-        if prev is None:
-            if len(self._last) >= self.max_streams:
-                raise StreamsFull(stream)
-            self._set(stream, time_ns, value)
-            if start_ns > 0 and start_ns >= self.created_ns:
-                return None if is_zero(value) else value
+        step, prev = self.advance(stream, start_ns, time_ns, value)
+        if step == SKIP:
             return None
-        prev_time, prev_value = prev
-        if time_ns <= prev_time:
-            return None  # duplicate or out of order (e.g. a retried request)
-        self._set(stream, time_ns, value)
-        d = subtract(value, prev_value)
-        if d is None:
-            d = value  # reset inside the stream: the new value is all new
-        return None if is_zero(d) else d
+        if step == DIFF:
+            d = subtract(value, prev)
+            if d is not None:
+                return None if is_zero(d) else d
+            # None: a reset inside the stream, the new value is all new
+        return None if is_zero(value) else value
 
-    def _set(self, stream: str, time_ns: int, value: Value) -> None:
-        self._last[stream] = (time_ns, value)
-        self._last.move_to_end(stream)
+    def advance(self, stream: str, start_ns: int, time_ns: int, value: Value) -> tuple[int, Any]:
+        """Record a cumulative point and return what it adds, without subtracting.
+
+        Returns ``(SKIP, None)`` (nothing: a duplicate, or the first point of a stream older
+        than the state), ``(TAKE, None)`` (the value is all new) or ``(DIFF, previous value)``
+        (the delta is ``value - previous``, or all of ``value`` when that is a reset).
+        :meth:`delta` is this plus :func:`subtract`; batch conversion subtracts many at once.
+        """
+        last = self._last
+        prev = last.get(stream)
+        if prev is None:
+            if len(last) >= self.max_streams:
+                raise StreamsFull(stream)
+            last[stream] = (time_ns, value)
+            self.dirty.add(stream)
+            if self.expired:
+                self.expired.discard(stream)
+            return (TAKE if start_ns > 0 and start_ns >= self.created_ns else SKIP), None
+        if time_ns <= prev[0]:
+            return SKIP, None  # duplicate or out of order (e.g. a retried request)
+        last[stream] = (time_ns, value)
+        last.move_to_end(stream)
         self.dirty.add(stream)
-        self.expired.discard(stream)
+        if self.expired:
+            self.expired.discard(stream)
+        return DIFF, prev[1]
 
     def restore(self, stream: str, time_ns: int, value: Value) -> None:
         """Put back a stream's last point (restart)."""
