@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from otelml.processor import exporter_prometheus as prom
 from otelml.processor.exporter_otlp import build_metrics_data
+from otelml.processor.perf_eval import PerformanceEvaluator
+from otelml.stats.baseline import Baseline
 
-from . import promtext
+from . import joindata, promtext
 from .evaldata import (
     T0,
     close_registries,  # noqa: F401 - autouse fixture
@@ -46,6 +49,27 @@ def scraped(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
     ctx = make_context(make_aggregator(ups), tmp_path_factory.mktemp("meta") / "db")
     ctx.registry.put(baseline)
     ctx.evaluator.evaluate()
+    # The ground-truth join (tests/processor/joindata.py emits every metric it has), with a
+    # baseline carrying labelled reference scores so CBPE runs.
+    rng = np.random.default_rng(0)
+    ref = rng.uniform(size=2000)
+    ctx.registry.put(
+        Baseline(
+            "m",
+            "1",
+            {},
+            reference_scores={
+                "scores": ref.tolist(),
+                "labels": (rng.uniform(size=2000) < ref).astype(int).tolist(),
+            },
+            performance={"accuracy": 0.75},
+        )
+    )
+    cfg = joindata.config(joins={"max_pending_actuals": 2}, performance={"min_labels": 10})
+    joins = joindata.open_joins(tmp_path_factory.mktemp("joins") / "db", cfg, clock=lambda: T0)
+    joindata.everything(joins, T0)
+    ctx.extras["joins"] = joins
+    ctx.extras["performance"] = PerformanceEvaluator(joins, ctx.registry, cfg, clock=lambda: T0)
     tel = ctx.telemetry
     tel.received("metrics", 5)
     tel.accepted("metrics", 4)
@@ -54,6 +78,7 @@ def scraped(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
     tel.event("ml.prediction", 3)
     text = prom.exposition(ctx)
     otlp = build_metrics_data(prom.collect(ctx), start_ns=0, now_ns=int(T0 * 1e9))
+    joins.close()
     return promtext.parse(text), otlp
 
 

@@ -30,6 +30,7 @@ from otelml.processor.baseline_registry import MAX_BASELINE_BYTES, BaselineRegis
 from otelml.processor.context import ProcessorContext
 from otelml.processor.evaluator import Evaluator, ModelEvaluation
 from otelml.processor.evaluator import finite as _finite
+from otelml.processor.joins import OUTCOMES as JOIN_OUTCOMES
 from otelml.processor.state import PREDICTION_FEATURE, SeriesKey
 from otelml.stats.baseline import BaselineFormatError
 
@@ -264,6 +265,34 @@ async def feature_history(request: web.Request) -> web.Response:
     )
 
 
+async def model_performance(request: web.Request) -> web.Response:
+    """Performance of the model version per segment over the performance window."""
+    ctx = _ctx(request)
+    model, version = request.match_info["model"], request.match_info["version"]
+    evaluator = ctx.extras.get("performance")
+    if evaluator is None:
+        raise ApiError(404, "the ground-truth join is not running")
+    evals = await asyncio.to_thread(evaluator.evaluate)
+    mine = [e for e in evals if e.model == model and e.version == version]
+    if not mine:
+        raise ApiError(404, f"no predictions of model {model!r} version {version!r} in the window")
+    env = _pick_env(request, sorted({e.environment for e in mine}))
+    segments = [e for e in mine if e.environment == env]
+    joins = ctx.extras["joins"]
+    counters = joins.counters()
+    return _json(
+        {
+            "model": model,
+            "version": version,
+            "environment": env,
+            "window": {"start": segments[0].window_start, "end": segments[0].window_end},
+            "pending_predictions": joins.pending().get(model, 0),
+            "actuals": {o: counters.get((model, o), 0) for o in JOIN_OUTCOMES},
+            "segments": [e.to_dict() for e in segments],
+        }
+    )
+
+
 async def evaluate_now(request: web.Request) -> web.Response:
     """Run an evaluation of every model now; return the models' summary statuses."""
     evals = await asyncio.to_thread(_ctx(request).evaluator.evaluate)
@@ -399,6 +428,7 @@ ROUTES: tuple[tuple[str, str, Callable[[web.Request], Any]], ...] = (
     ("GET", MV + "/features", list_features),
     ("GET", MV + "/status", model_status),
     ("GET", MV + "/features/{feature}/history", feature_history),
+    ("GET", MV + "/performance", model_performance),
     ("POST", API + "/evaluate", evaluate_now),
     ("GET", API + "/baselines", list_baselines),
     ("GET", MV + "/baseline", get_baseline),
@@ -425,6 +455,13 @@ def ensure_components(ctx: ProcessorContext) -> None:
             clock=ctx.clock,
             reference=ev_cfg.reference,
             history_size=ev_cfg.history_size,
+        )
+    joins = ctx.extras.get("joins")
+    if joins is not None and ctx.extras.get("performance") is None:
+        from otelml.processor.perf_eval import PerformanceEvaluator
+
+        ctx.extras["performance"] = PerformanceEvaluator(
+            joins, ctx.registry, ctx.config, clock=ctx.clock
         )
 
 

@@ -168,6 +168,85 @@ class DriftConfig:
 
 
 @dataclass(frozen=True)
+class JoinsConfig:
+    """Ground-truth join: predictions and actuals waiting for each other in SQLite."""
+
+    horizon_s: int = _opt(
+        1209600,
+        "Predictions (and actuals that came first) wait this long for each other, seconds "
+        "(14 days); then they expire, counted.",
+    )
+    max_pending: int = _opt(
+        5000000, "Predictions waiting for an actual; beyond it the oldest expire, counted."
+    )
+    max_pending_actuals: int = _opt(
+        1000000, "Actuals waiting for their prediction; beyond it the oldest expire, counted."
+    )
+    max_joined: int = _opt(
+        5000000,
+        "Joined predictions kept so that a later duplicate actual can replace the first one's "
+        "contribution; the oldest beyond it are forgotten.",
+    )
+    queue_size: int = _opt(
+        256, "Log requests waiting for the join's writer; when full, clients are told to retry."
+    )
+    expire_interval_s: float = _opt(60.0, "Seconds between expiry passes.")
+
+
+@dataclass(frozen=True)
+class PerformanceConfig:
+    """Model performance from joined actuals, and estimated without them (CBPE)."""
+
+    resolution_s: int = _opt(
+        3600, "Width of a performance window, seconds, by the time the prediction was made."
+    )
+    window_s: int = _opt(
+        86400,
+        "Evaluation window of the performance gauges: predictions made in the last this many "
+        "seconds (labels arrive late, so longer than the drift window).",
+    )
+    retention_s: int = _opt(
+        2592000, "Performance windows older than this are dropped (the counters keep counting)."
+    )
+    threshold: float = _opt(
+        0.5,
+        "Binary classifiers: a score above it predicts the positive label when the record has "
+        "no label; CBPE's decision threshold.",
+    )
+    positive_label: str = _opt("1", "Positive label of binary classifiers (true reads as 1).")
+    positive_labels: dict[str, str] = field(
+        default_factory=dict,
+        metadata={"help": "Per-model positive labels, by model name."},
+    )
+    min_labels: int = _opt(
+        100, "Fewer labelled predictions in the window: status -1 (insufficient data)."
+    )
+    abs_tolerance: float = _opt(
+        0.05,
+        "A bounded metric (accuracy, F1, AUC, ...) this much worse than the baseline's "
+        "is degraded.",
+    )
+    rel_tolerance: float = _opt(
+        0.1,
+        "An error metric (MAE, RMSE, MAPE, log loss) this share worse than the baseline's "
+        "is degraded.",
+    )
+    cbpe: bool = _opt(
+        True,
+        "Estimate binary classifiers' performance without labels (CBPE) when the baseline has "
+        "labelled reference scores.",
+    )
+    divergence_k: float = _opt(
+        3.0, "Realised and CBPE-estimated metrics diverge beyond k standard errors + floor."
+    )
+    divergence_floor: float = _opt(0.02, "Absolute slack of the divergence bound.")
+
+    def positive_label_of(self, model: str) -> str:
+        """Return the positive label of ``model``'s binary classifier."""
+        return self.positive_labels.get(model, self.positive_label)
+
+
+@dataclass(frozen=True)
 class BaselinesConfig:
     """Where baselines come from besides the HTTP API."""
 
@@ -213,6 +292,8 @@ class ProcessorConfig:
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     drift: DriftConfig = field(default_factory=DriftConfig)
     baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
+    joins: JoinsConfig = field(default_factory=JoinsConfig)
+    performance: PerformanceConfig = field(default_factory=PerformanceConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
 
     def validate(self) -> list[str]:
@@ -240,6 +321,22 @@ class ProcessorConfig:
             )
         if not 0 < self.drift.fdr_alpha < 1:
             errors.append(f"drift.fdr_alpha: must be in (0, 1), got {self.drift.fdr_alpha}")
+        perf = self.performance
+        if not perf.resolution_s <= perf.window_s <= perf.retention_s:
+            errors.append(
+                "performance.window_s: must lie between performance.resolution_s "
+                f"({perf.resolution_s}) and performance.retention_s ({perf.retention_s}), "
+                f"got {perf.window_s}"
+            )
+        if not 0 < perf.threshold < 1:
+            errors.append(f"performance.threshold: must be in (0, 1), got {perf.threshold}")
+        if perf.min_labels < 1:
+            errors.append(f"performance.min_labels: must be >= 1, got {perf.min_labels}")
+        errors.extend(
+            f"performance.{name}: must be >= 0, got {getattr(perf, name)}"
+            for name in ("abs_tolerance", "rel_tolerance", "divergence_k", "divergence_floor")
+            if getattr(perf, name) < 0
+        )
         warn, drift = self.drift.warning_threshold, self.drift.drift_threshold
         if warn is not None and drift is not None and warn > drift:
             errors.append("drift.warning_threshold: must be <= drift.drift_threshold")

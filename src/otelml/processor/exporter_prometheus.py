@@ -210,6 +210,156 @@ METRICS: tuple[MetricDef, ...] = (
         "(fallback), and the reference kind (baseline, previous_window, none).",
     ),
     _d(
+        "otelml_performance_confusion_total",
+        "counter",
+        "{prediction}",
+        (*_P, "actual", "predicted"),
+        "Joined predictions by actual and predicted label, cumulative over prediction time "
+        "(a duplicate actual adds its own count; the gauges apply the last one).",
+    ),
+    _d(
+        "otelml_performance_predictions_labeled_total",
+        "counter",
+        "{prediction}",
+        _P,
+        "Predictions joined to an actual, cumulative over prediction time.",
+    ),
+    _d(
+        "otelml_performance_predictions_total",
+        "counter",
+        "{prediction}",
+        _P,
+        "Predictions received as ml.prediction log records (the join's denominator).",
+    ),
+    _d(
+        "otelml_performance_abs_error_sum_total",
+        "counter",
+        "1",
+        _P,
+        "Regression: sum of |actual - predicted| over joined predictions.",
+    ),
+    _d(
+        "otelml_performance_squared_error_sum_total",
+        "counter",
+        "1",
+        _P,
+        "Regression: sum of (actual - predicted)^2 over joined predictions.",
+    ),
+    _d(
+        "otelml_performance_logloss_sum_total",
+        "counter",
+        "1",
+        _P,
+        "Classification: sum of log loss over joined predictions with scores.",
+    ),
+    _d(
+        "otelml_performance_brier_sum_total",
+        "counter",
+        "1",
+        _P,
+        "Classification: sum of Brier loss (scikit-learn's scale) over joined predictions with "
+        "scores.",
+    ),
+    _d(
+        "otelml_performance_score",
+        "histogram",
+        "1",
+        (*_P, "actual"),
+        "Binary classification: positive-class scores of joined predictions by actual label, "
+        "on 20 uniform bins (ROC / PR curves by recording rules).",
+    ),
+    _d(
+        "otelml_performance_metric",
+        "gauge",
+        "1",
+        (*_P, "metric"),
+        "Realised performance of the predictions made in the performance window that have an "
+        "actual so far.",
+    ),
+    _d(
+        "otelml_performance_estimated",
+        "gauge",
+        "1",
+        (*_P, "metric"),
+        "Performance of all the window's predictions estimated without labels (CBPE; binary "
+        "classifiers whose baseline has labelled reference scores).",
+    ),
+    _d(
+        "otelml_performance_baseline",
+        "gauge",
+        "1",
+        (*_P, "metric"),
+        "Reference performance of the model version's baseline.",
+    ),
+    _d(
+        "otelml_performance_status",
+        "gauge",
+        "1",
+        _P,
+        "Performance status: 0 ok, 1 degraded, -1 insufficient data (too few labels or no "
+        "reference).",
+    ),
+    _d(
+        "otelml_performance_estimate_divergence",
+        "gauge",
+        "1",
+        (*_P, "metric"),
+        "1 when the realised metric leaves the CBPE estimate's bound for the same labelled "
+        "predictions (the estimate is not valid: concept drift), else 0.",
+    ),
+    _d(
+        "otelml_label_coverage_ratio",
+        "gauge",
+        "1",
+        _P,
+        "Share of the performance window's predictions that have an actual so far.",
+    ),
+    _d(
+        "otelml_label_delay_seconds",
+        "histogram",
+        "s",
+        _M,
+        "Time from a prediction to its actual, for joined predictions.",
+    ),
+    _d(
+        "otelml_actuals_total",
+        "counter",
+        "{actual}",
+        ("model", "outcome"),
+        "Actuals by what happened: joined, pending (waited for its prediction), duplicate "
+        "(replaced an earlier actual), rejected, expired (waited past the horizon or the size "
+        "bound).",
+    ),
+    _d(
+        "otelml_predictions_pending",
+        "gauge",
+        "{prediction}",
+        ("model",),
+        "Predictions waiting for an actual.",
+    ),
+    _d(
+        "otelml_actuals_pending",
+        "gauge",
+        "{actual}",
+        ("model",),
+        "Actuals waiting for their prediction.",
+    ),
+    _d(
+        "otelml_predictions_expired_total",
+        "counter",
+        "{prediction}",
+        ("model",),
+        "Predictions that expired without an actual (horizon or size bound).",
+    ),
+    _d(
+        "otelml_join_rejected_total",
+        "counter",
+        "{record}",
+        ("event", "reason"),
+        "ml.prediction / ml.actual records refused by the join, by reason (unknown_model, "
+        "malformed_value, malformed_record, too_long, incompatible_actual).",
+    ),
+    _d(
         "otelml_processor_received_total",
         "counter",
         "{item}",
@@ -476,6 +626,97 @@ def _self(b: _Builder, ctx: ProcessorContext) -> None:
     b.add("otelml_processor_db_size_bytes", (), snap.db_size_bytes)
 
 
+SCORE_EXPORT_EDGES: tuple[float, ...] = tuple(i / 20 for i in range(1, 20))
+"""Bounds of ``otelml_performance_score``: a subset of the join's fine score edges, so exact."""
+
+
+def _performance(b: _Builder, ctx: ProcessorContext) -> None:
+    joins = ctx.extras.get("joins")
+    if joins is None:
+        return
+    from otelml.processor.perfstate import DELAY_BUCKETS, score_bin
+
+    coarse = [score_bin(e) for e in SCORE_EXPORT_EDGES]
+    totals = joins.totals()
+    for key in sorted(totals):
+        c = totals[key]
+        b.add("otelml_performance_predictions_total", key, c.predictions)
+        b.add("otelml_performance_predictions_labeled_total", key, c.labeled)
+        for (actual, predicted), n in sorted(c.confusion.items()):
+            b.add("otelml_performance_confusion_total", (*key, actual, predicted), n)
+        if c.reg_n:
+            b.add("otelml_performance_abs_error_sum_total", key, c.reg_abs)
+            b.add("otelml_performance_squared_error_sum_total", key, c.reg_sq)
+        if c.prob_n:
+            b.add("otelml_performance_logloss_sum_total", key, c.log_loss)
+            scale = 0.5 if c.prob_classes == 2 else 1.0
+            b.add("otelml_performance_brier_sum_total", key, scale * c.brier)
+        if c.pos or c.neg:
+            sh = c.score_histograms()
+            for actual, fine in (("1", sh.positive), ("0", sh.negative)):
+                if not fine.sum():
+                    continue
+                cum = np.cumsum(fine)
+                upto = [int(cum[i]) for i in coarse] + [int(cum[-1])]
+                counts = tuple(np.diff([0, *upto]).tolist())
+                # The fine bins are 0.001 wide: their centres give the sum within 0.0005/row.
+                mids = (np.arange(fine.size) - 0.5) / (fine.size - 2)
+                b.hist(
+                    "otelml_performance_score",
+                    HistogramPoint(
+                        (*key, actual),
+                        SCORE_EXPORT_EDGES,
+                        counts,
+                        float(np.dot(fine, np.clip(mids, 0.0, 1.0))),
+                        int(cum[-1]),
+                    ),
+                )
+        if key[3] == "" and any(c.delay):
+            b.hist(
+                "otelml_label_delay_seconds",
+                HistogramPoint(
+                    key[:3], DELAY_BUCKETS, tuple(c.delay), c.delay_sum, int(sum(c.delay))
+                ),
+            )
+    for (model, name), n in sorted(joins.counters().items()):
+        if name in ("joined", "pending", "duplicate", "rejected", "expired"):
+            b.add("otelml_actuals_total", (model, name), n)
+        elif name == "predictions_expired":
+            b.add("otelml_predictions_expired_total", (model,), n)
+    for model, n in sorted(joins.pending().items()):
+        b.add("otelml_predictions_pending", (model,), n)
+    for model, n in sorted(joins.pending_actuals().items()):
+        b.add("otelml_actuals_pending", (model,), n)
+    for (event, reason), n in sorted(joins.rejected().items()):
+        b.add("otelml_join_rejected_total", (event, reason), n)
+    evaluator = ctx.extras.get("performance")
+    if evaluator is None:
+        return
+    from otelml.processor.perf_eval import STATUS_CODES as PERF_STATUS
+
+    for ev in evaluator.evaluate():
+        key = ev.key
+        b.add("otelml_performance_status", key, PERF_STATUS[ev.status])
+        if ev.predictions:
+            b.add("otelml_label_coverage_ratio", key, ev.coverage)
+        for family, values in (
+            ("otelml_performance_metric", ev.metrics),
+            ("otelml_performance_estimated", ev.estimated),
+            ("otelml_performance_baseline", ev.baseline),
+        ):
+            for metric, v in sorted(values.items()):
+                if math.isfinite(v):
+                    b.add(family, (*key, metric), v)
+        for metric, flagged in sorted(ev.divergence.items()):
+            b.add("otelml_performance_estimate_divergence", (*key, metric), int(flagged))
+
+
+def _performance_part(ctx: ProcessorContext) -> list[Family]:
+    b = _Builder(limiter_of(ctx))
+    _performance(b, ctx)
+    return _finish(b, ctx)
+
+
 def limiter_of(ctx: ProcessorContext) -> SeriesLimiter:
     """Return the context's series limiter, creating it on first use."""
     lim = ctx.extras.get("series_limiter")
@@ -532,7 +773,7 @@ def collect(ctx: ProcessorContext) -> list[Family]:
     """Return every metric family with points (aggregator totals, latest evaluation, self)."""
     totals = _totals_part(ctx)
     evaluation = _evaluation_part(ctx).families
-    return [*totals, *evaluation, *_self_part(ctx)]
+    return [*totals, *evaluation, *_performance_part(ctx), *_self_part(ctx)]
 
 
 # -- text exposition ---------------------------------------------------------------------------
@@ -619,4 +860,5 @@ def exposition(ctx: ProcessorContext) -> str:
     evaluation = _evaluation_part(ctx)
     if evaluation.text is None:
         evaluation.text = render(evaluation.families)
-    return totals + evaluation.text + render(_self_part(ctx))
+    performance = render(_performance_part(ctx))
+    return totals + evaluation.text + performance + render(_self_part(ctx))

@@ -10,6 +10,7 @@ changed anything.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import enum
 import logging
 import time
@@ -25,9 +26,10 @@ from otelml.processor.telemetry import ProcessorTelemetry
 
 log = logging.getLogger(__name__)
 
-LogEventHook = Callable[[Sequence[LogEvent]], None]
-"""Receives the ``ml.prediction`` / ``ml.actual`` records of each accepted logs request (the
-ground-truth join plugs in here)."""
+LogEventHook = Callable[[Sequence[LogEvent]], "concurrent.futures.Future[None] | None"]
+"""Receives the ``ml.prediction`` / ``ml.actual`` records of each logs request (the
+ground-truth join plugs in here). A hook that makes them durable returns a future: the request
+is acknowledged only once it resolves, and refused (backpressure / unavailable) if it fails."""
 
 _INGEST: dict[str, Callable[[Any, IngestOptions, float], IngestResult]] = {
     "metrics": ingest_metrics,
@@ -102,25 +104,39 @@ class Pipeline:
             except (StorageError, Backpressure) as exc:
                 tel.rejected(signal, "internal", res.items)
                 return Outcome(Status.UNAVAILABLE, message=str(exc))
+        if res.events:
+            try:
+                await self._events(res.events)
+            except Backpressure as exc:
+                tel.rejected(signal, "backpressure", res.items)
+                return Outcome(Status.BACKPRESSURE, message=str(exc))
+            except StorageError as exc:
+                tel.rejected(signal, "internal", res.items)
+                return Outcome(Status.UNAVAILABLE, message=str(exc))
         for reason, n in res.reasons.items():
             tel.rejected(signal, reason, n)
         tel.accepted(signal, res.items - res.rejected)
-        if res.events:
-            self._events(res.events)
         return Outcome(Status.OK, PartialSuccess(res.rejected, res.error_message))
 
-    def _events(self, events: list[LogEvent]) -> None:
+    async def _events(self, events: list[LogEvent]) -> None:
+        """Hand the events to every hook and wait for those that make them durable."""
+        futures = [f for hook in self.event_hooks if (f := self._call_hook(hook, events))]
+        for fut in futures:
+            await asyncio.wrap_future(fut)
         counts: dict[str, int] = {}
         for e in events:
             counts[e.name] = counts.get(e.name, 0) + 1
         for name, n in counts.items():
             self.telemetry.event(name, n)
-        for hook in self.event_hooks:
-            self._call_hook(hook, events)
 
     @staticmethod
-    def _call_hook(hook: LogEventHook, events: list[LogEvent]) -> None:
+    def _call_hook(
+        hook: LogEventHook, events: list[LogEvent]
+    ) -> concurrent.futures.Future[None] | None:
         try:
-            hook(events)
+            return hook(events)
+        except Backpressure:
+            raise
         except Exception:
             log.exception("log event hook failed")
+            return None

@@ -25,6 +25,7 @@ from aiohttp import web
 from otelml.processor.config import ProcessorConfig
 from otelml.processor.context import ProcessorContext
 from otelml.processor.ingest import IngestOptions
+from otelml.processor.joins import Joins
 from otelml.processor.pipeline import Pipeline
 from otelml.processor.receiver_grpc import make_grpc_server
 from otelml.processor.receiver_http import make_otlp_http_app
@@ -118,6 +119,10 @@ class ProcessorService:
         )
         self.ctx.extras["pipeline"] = self.pipeline
         self.ctx.extras["store"] = self.store
+        # The ground-truth join: its commit completes before the logs request is acknowledged.
+        self.joins = Joins(config.db_path(), config, known_model=self._known_model, clock=clock)
+        self.pipeline.event_hooks.append(self.joins)
+        self.ctx.extras["joins"] = self.joins
         self.addresses: dict[str, str] = {}
         self._grpc: Any = None
         self._runners: list[web.AppRunner] = []
@@ -131,6 +136,7 @@ class ProcessorService:
             return
         self._started = True
         await asyncio.to_thread(self.store.open)
+        await asyncio.to_thread(self.joins.open)
         cfg = self.config
         if cfg.export.prometheus.enabled:
             addr = await self._serve_app(_metrics_app(self.ctx), cfg.export.prometheus.endpoint)
@@ -161,6 +167,13 @@ class ProcessorService:
         self.ctx.ready = True
         self._announce("otelml: ready")
 
+    def _known_model(self, model: str) -> bool:
+        """Return whether any telemetry or a baseline of ``model`` reached the processor."""
+        if any(mk[0] == model for mk in self.aggregator.models()):
+            return True
+        registry = self.ctx.registry
+        return registry is not None and bool(registry.list(model))
+
     def _listening(self, name: str, url: str) -> None:
         self.addresses[name] = url
         self._announce(f"otelml: {name} listening on {url}")
@@ -187,6 +200,7 @@ class ProcessorService:
         for runner in reversed(self._runners[1:] if self._has_metrics() else self._runners):
             await runner.cleanup()
         await asyncio.to_thread(self.store.close)
+        await asyncio.to_thread(self.joins.close)
         if self._has_metrics():
             await self._runners[0].cleanup()
         self._announce("otelml: stopped")

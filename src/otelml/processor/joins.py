@@ -1,0 +1,649 @@
+"""The ground-truth join: actuals meet predictions by (model, id), in either order, durably.
+
+``ml.prediction`` and ``ml.actual`` log records reach :meth:`Joins.submit` (the pipeline's event
+hook) after ingestion. One writer thread takes every waiting request (group commit) and, in a
+single SQLite transaction on its own connection to the processor's database file:
+
+- a prediction whose actual waits (an orphan) joins at once; otherwise it waits in
+  ``otelml_pending_predictions``; either way it counts in its window's prediction count and
+  score histogram (for CBPE and coverage);
+- an actual joins its pending prediction; one for an already joined prediction replaces the
+  earlier actual (the last one wins: the old contribution is subtracted, the new one added);
+  one without a prediction waits in ``otelml_pending_actuals``; one for a model the processor has
+  never seen, or without a usable value, is rejected with a reason and changes nothing else;
+- the result of a join counts in the window in which the prediction was made
+  (``performance.resolution_s``), never in the window the label came in;
+- what waited longer than ``joins.horizon_s``, or is the oldest beyond ``joins.max_pending`` /
+  ``joins.max_pending_actuals``, expires and is counted;
+- the touched performance cells and counters are written in the same transaction.
+
+The futures resolve only after the commit, and the pipeline acknowledges the request only then,
+so an acknowledged record is never lost: after ``kill -9`` the tables hold every acknowledged
+prediction and actual, and the in-memory cells are rebuilt from ``otelml_performance``. A
+client retry of a request that was committed but not acknowledged finds its predictions
+already there (ignored) and its actuals joined (counted as duplicates of the same value).
+
+In-memory state changes only after the commit (the batch works on copies), so a failed commit
+leaves nothing half-applied.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from otelml import semconv
+from otelml.processor.ingest import LogEvent
+from otelml.processor.pending import (
+    ACTUALS,
+    JOINED,
+    PREDICTIONS,
+    Actual,
+    JoinTables,
+    Malformed,
+    Prediction,
+    parse_actual,
+    parse_prediction,
+)
+from otelml.processor.perfstate import Cell, Row
+from otelml.processor.rows import contribution, task_of
+from otelml.processor.store import Backpressure, StorageError
+
+log = logging.getLogger(__name__)
+
+TOTAL = -1
+"""``window_start`` of a series' all-time cell (the exported counters)."""
+UNKNOWN_MODEL = "__unknown__"
+"""``model`` label of actuals rejected because their model is unknown (bounded cardinality)."""
+OUTCOMES: tuple[str, ...] = ("joined", "pending", "duplicate", "rejected", "expired")
+"""Values of the ``outcome`` label of ``otelml_actuals_total``."""
+
+CellKey = tuple[str, str, str, str, int]
+SeriesKey4 = tuple[str, str, str, str]
+_STOP = object()
+
+
+class JoinBackpressure(Backpressure):
+    """The join's queue is full; the client should retry later."""
+
+
+class _Batch:
+    """In-memory changes of one transaction, applied to the engine only after COMMIT."""
+
+    def __init__(self, engine: Joins) -> None:
+        self.engine = engine
+        self.cells: dict[CellKey, Cell] = {}
+        self.counters: dict[tuple[str, str], int] = {}
+        self.pending: dict[str, int] = {}
+        self.pending_actuals: dict[str, int] = {}
+        self.rejected: dict[tuple[str, str], int] = {}
+        self.models: set[str] = set()
+        self.malformed: list[str] = []
+
+    def cell(self, key: CellKey) -> Cell:
+        c = self.cells.get(key)
+        if c is None:
+            live = self.engine._cells.get(key)
+            c = self.cells[key] = live.copy() if live is not None else Cell()
+        return c
+
+    def count(self, model: str, name: str, n: int = 1) -> None:
+        k = (model, name)
+        self.counters[k] = self.counters.get(k, self.engine._counters.get(k, 0)) + n
+
+    def pend(self, which: dict[str, int], live: dict[str, int], model: str, n: int) -> None:
+        which[model] = which.get(model, live.get(model, 0)) + n
+
+    def reject(self, event: str, reason: str, n: int = 1) -> None:
+        self.rejected[(event, reason)] = self.rejected.get((event, reason), 0) + n
+
+
+class Joins:
+    """Joins actuals to predictions durably and keeps per-window performance state.
+
+    Parameters
+    ----------
+    path
+        The processor's SQLite file (the join opens its own connection to it).
+    config
+        The :class:`~otelml.processor.config.ProcessorConfig` (``joins``, ``performance``,
+        ``limits``, ``storage.synchronous``).
+    known_model
+        Returns whether the processor knows a model apart from the join's own predictions
+        (metrics, spans or a baseline); actuals of unknown models are rejected.
+    clock
+        Time source (unix seconds), for expiry and retention.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        config: Any,
+        *,
+        known_model: Callable[[str], bool] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = Path(path)
+        self.config = config
+        j, p = config.joins, config.performance
+        self.horizon_ns = int(j.horizon_s * 1e9)
+        self.max_pending = j.max_pending
+        self.max_pending_actuals = j.max_pending_actuals
+        self.max_joined = j.max_joined
+        self.expire_interval_s = j.expire_interval_s
+        self.resolution_s = p.resolution_s
+        self.retention_s = p.retention_s
+        self.threshold = p.threshold
+        self.limit = config.limits.max_attribute_length
+        self.max_segments = config.limits.max_segments_per_model
+        self.synchronous = config.storage.synchronous
+        self.known_model = known_model
+        self.clock = clock
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=j.queue_size)
+        self._max_batch = config.storage.max_batch
+        self._lock = threading.Lock()
+        self._cells: dict[CellKey, Cell] = {}
+        self._counters: dict[tuple[str, str], int] = {}
+        self._pending: dict[str, int] = {}
+        self._pending_actuals: dict[str, int] = {}
+        self._rejected: dict[tuple[str, str], int] = {}
+        self._models: set[str] = set()
+        self._segments: dict[str, set[str]] = {}
+        self._conn: sqlite3.Connection | None = None
+        self._tables: JoinTables | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._last_expire = 0.0
+        self.generation = 0
+        """Changes whenever committed state changes (exporters cache on it)."""
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Open the tables, load the state, and start the writer; idempotent."""
+        if self._thread is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={'FULL' if self.synchronous == 'full' else 'NORMAL'}")
+        conn.execute("PRAGMA busy_timeout=10000")
+        # Joins look ids up at random in tables of millions of rows: SQLite's default 2 MB page
+        # cache would make most lookups disk reads.
+        conn.execute("PRAGMA cache_size=-65536")
+        self._conn = conn
+        self._tables = t = JoinTables(conn)
+        for key, d in t.cells():
+            self._cells[key] = Cell.from_dict(d)
+            if key[3]:
+                self._segments.setdefault(key[0], set()).add(key[3])
+        self._counters = t.counters()
+        self._pending = t.counts(PREDICTIONS)
+        self._pending_actuals = t.counts(ACTUALS)
+        self._models = {m for (m, name) in self._counters if name == "predictions"}
+        self._models.update(self._pending)
+        self._thread = threading.Thread(target=self._run, name="otelml-joins", daemon=True)
+        self._thread.start()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Finish the queued requests and close the connection; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+            self._thread = None
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _STOP:
+                item[1].set_exception(JoinBackpressure("the join is shutting down"))
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- submission ----------------------------------------------------------------------------
+
+    def submit(self, events: Sequence[LogEvent]) -> concurrent.futures.Future[None]:
+        """Queue a request's events; the future resolves once their join is committed.
+
+        Raises :class:`JoinBackpressure` when the queue is full or the join is closing.
+        """
+        if self._closed or self._thread is None:
+            raise JoinBackpressure("the join is not running")
+        fut: concurrent.futures.Future[None] = concurrent.futures.Future()
+        try:
+            self._queue.put_nowait((list(events), fut))
+        except queue.Full:
+            raise JoinBackpressure("join queue full") from None
+        return fut
+
+    __call__ = submit  # the pipeline's event hook
+
+    def apply(self, events: Sequence[LogEvent], timeout: float = 60.0) -> None:
+        """Submit events and wait for their commit (tests, tools)."""
+        self.submit(events).result(timeout)
+
+    def expire(self) -> None:
+        """Run expiry and retention now (waits for the writer)."""
+        fut: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._queue.put((None, fut))
+        fut.result(60)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def window(self, start: float, end: float, model: str | None = None) -> dict[SeriesKey4, Cell]:
+        """Return merged cells per (model, version, environment, segment) over windows in
+        ``[start, end)`` (by prediction time)."""
+        out: dict[SeriesKey4, Cell] = {}
+        with self._lock:
+            for (m, v, e, s, ws), c in self._cells.items():
+                if ws == TOTAL or not start <= ws < end or (model is not None and m != model):
+                    continue
+                acc = out.get((m, v, e, s))
+                if acc is None:
+                    out[(m, v, e, s)] = c.copy()
+                else:
+                    acc.merge_in(c)
+        return out
+
+    def history(
+        self, model: str, version: str, environment: str, segment: str = ""
+    ) -> list[tuple[int, Cell]]:
+        """Return one series' cells by window start, oldest first."""
+        with self._lock:
+            rows = [
+                (ws, c.copy())
+                for (m, v, e, s, ws), c in self._cells.items()
+                if (m, v, e, s) == (model, version, environment, segment) and ws != TOTAL
+            ]
+        return sorted(rows, key=lambda r: r[0])
+
+    def totals(self) -> dict[SeriesKey4, Cell]:
+        """Return every series' all-time cell (cumulative over prediction time)."""
+        with self._lock:
+            return {k[:4]: c.copy() for k, c in self._cells.items() if k[4] == TOTAL}
+
+    def counters(self) -> dict[tuple[str, str], int]:
+        """Return (model, name) -> count; names are :data:`OUTCOMES` and ``predictions*``."""
+        with self._lock:
+            return dict(self._counters)
+
+    def pending(self) -> dict[str, int]:
+        """Return the predictions waiting for an actual, per model."""
+        with self._lock:
+            return {m: n for m, n in self._pending.items() if n}
+
+    def pending_actuals(self) -> dict[str, int]:
+        """Return the actuals waiting for their prediction, per model."""
+        with self._lock:
+            return {m: n for m, n in self._pending_actuals.items() if n}
+
+    def rejected(self) -> dict[tuple[str, str], int]:
+        """Return records refused by the join: (event, reason) -> count."""
+        with self._lock:
+            return dict(self._rejected)
+
+    def models(self) -> set[str]:
+        """Return the models with predictions seen by the join."""
+        with self._lock:
+            return set(self._models)
+
+    # -- the writer ----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            try:
+                item = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                self._maybe_expire()
+                continue
+            batch = []
+            while True:
+                if item is _STOP:
+                    stop = True
+                else:
+                    batch.append(item)
+                if len(batch) >= self._max_batch:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                forced = any(events is None for events, _ in batch)
+                self._write(batch, expire=forced)
+            self._maybe_expire()
+
+    def _maybe_expire(self) -> None:
+        if time.monotonic() - self._last_expire >= self.expire_interval_s:
+            self._write([], expire=True)
+
+    def _write(
+        self,
+        batch: list[tuple[list[LogEvent] | None, concurrent.futures.Future[None]]],
+        *,
+        expire: bool = False,
+    ) -> None:
+        assert self._conn is not None
+        b = _Batch(self)
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                preds: list[Prediction] = []
+                acts: list[Actual] = []
+                for events, _ in batch:
+                    if events:
+                        self._parse(events, preds, acts, b)
+                if preds:
+                    self._predictions(preds, b)
+                if acts:
+                    self._actuals(acts, b)
+                for model in b.malformed:  # known or not only once this batch's predictions count
+                    b.count(model if self._is_known(model, b) else UNKNOWN_MODEL, "rejected")
+                self._bound(b)
+                if expire:
+                    self._last_expire = time.monotonic()
+                    self._expire(b)
+                self._persist(b)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        except Exception as exc:
+            log.exception("the ground-truth join failed to store %d requests", len(batch))
+            for _, fut in batch:
+                fut.set_exception(StorageError(str(exc)))
+            return
+        self._commit(b)
+        for _, fut in batch:
+            fut.set_result(None)
+
+    def _commit(self, b: _Batch) -> None:
+        with self._lock:
+            for key, c in b.cells.items():
+                if c.is_empty:
+                    self._cells.pop(key, None)
+                else:
+                    self._cells[key] = c
+            self._counters.update(b.counters)
+            self._pending.update(b.pending)
+            self._pending_actuals.update(b.pending_actuals)
+            for k, n in b.rejected.items():
+                self._rejected[k] = self._rejected.get(k, 0) + n
+            self._models.update(b.models)
+            if b.cells or b.counters or b.pending or b.rejected:
+                self.generation += 1
+
+    # -- one transaction -------------------------------------------------------------------------
+
+    def _segment(self, model: str, segment: str) -> str:
+        segs = self._segments.setdefault(model, set())
+        if segment in segs:
+            return segment
+        if len(segs) >= self.max_segments:
+            return semconv.OVERFLOW_VALUE
+        segs.add(segment)
+        return segment
+
+    def _parse(
+        self, events: Iterable[LogEvent], preds: list[Prediction], acts: list[Actual], b: _Batch
+    ) -> None:
+        for e in events:
+            try:
+                if e.name == semconv.PREDICTION_EVENT:
+                    preds.append(
+                        parse_prediction(e.attributes, e.time_ns, self.limit, self._segment)
+                    )
+                elif e.name == semconv.ACTUAL_EVENT:
+                    acts.append(parse_actual(e.attributes, e.time_ns, self.limit))
+            except Malformed as exc:  # noqa: PERF203 - one bad record never fails the rest
+                b.reject(e.name, exc.reason)
+                if e.name == semconv.ACTUAL_EVENT:
+                    model = e.attributes.get(semconv.MODEL_NAME)
+                    b.malformed.append(model if isinstance(model, str) else UNKNOWN_MODEL)
+
+    def _is_known(self, model: str, b: _Batch) -> bool:
+        if model in self._models or model in b.models:
+            return True
+        return self.known_model is not None and self.known_model(model)
+
+    def _window(self, p: Prediction) -> int:
+        t = p.time_ns // 1_000_000_000
+        return int(t - t % self.resolution_s)
+
+    def _cells_of(self, p: Prediction, b: _Batch) -> list[Cell]:
+        ws = self._window(p)
+        segs = ("", p.segment) if p.segment else ("",)
+        keys = [(p.model, p.version, p.environment, s, w) for s in segs for w in (ws, TOTAL)]
+        return [b.cell(k) for k in keys]
+
+    def _row(self, p: Prediction, a: Actual) -> Row | None:
+        pos = self.config.performance.positive_label_of(p.model)
+        return contribution(p, a, positive=pos, threshold=self.threshold)
+
+    def _add_join(self, p: Prediction, a: Actual, row: Row, b: _Batch, sign: int) -> None:
+        # The all-time cells back Prometheus counters, which must never go down: a duplicate
+        # actual adds its contribution there but does not take the replaced one back (the
+        # windows, hence gauges and the API, apply "the last one wins" exactly).
+        ws = self._window(p)
+        segs = ("", p.segment) if p.segment else ("",)
+        for s in segs:
+            b.cell((p.model, p.version, p.environment, s, ws)).add_row(row, sign)
+            if sign > 0:
+                b.cell((p.model, p.version, p.environment, s, TOTAL)).add_row(row, sign)
+        if sign > 0:
+            delay = (a.time_ns - p.time_ns) / 1e9
+            b.cell((p.model, p.version, p.environment, "", TOTAL)).add_delay(delay)
+
+    def _predictions(self, preds: list[Prediction], b: _Batch) -> None:
+        assert self._tables is not None
+        t = self._tables
+        by_model: dict[str, list[Prediction]] = {}
+        for p in preds:
+            by_model.setdefault(p.model, []).append(p)
+        for model, group in by_model.items():
+            ids = list(dict.fromkeys(p.id for p in group))
+            seen = set(t.lookup(PREDICTIONS, model, ids)) | set(t.lookup(JOINED, model, ids))
+            orphans = t.lookup(ACTUALS, model, ids)
+            new_pending = []
+            joined_rows = []
+            for p in group:
+                if p.id in seen:  # a retried request, or the same id twice: the first counts
+                    b.count(model, "predictions_duplicate")
+                    continue
+                seen.add(p.id)
+                b.models.add(model)
+                b.count(model, "predictions")
+                score = p.value if task_of(p) == "binary" else None
+                for c in self._cells_of(p, b):
+                    c.add_prediction(score)
+                orphan = orphans.pop(p.id, None)
+                if orphan is not None:
+                    a = Actual.load(model, p.id, orphan[1])
+                    row = self._row(p, a)
+                    b.pend(b.pending_actuals, self._pending_actuals, model, -1)
+                    t.delete(ACTUALS, [(model, p.id)])
+                    if row is None:
+                        b.reject(semconv.ACTUAL_EVENT, "incompatible_actual")
+                        b.count(model, "rejected")
+                    else:
+                        self._add_join(p, a, row, b, 1)
+                        b.count(model, "joined")
+                        joined_rows.append((model, p.id, p.time_ns, p.data(), a.data()))
+                        continue
+                new_pending.append((model, p.id, p.time_ns, p.data()))
+            self._conn_exec_many(f"INSERT INTO {PREDICTIONS} VALUES (?, ?, ?, ?)", new_pending)
+            self._conn_exec_many(f"INSERT INTO {JOINED} VALUES (?, ?, ?, ?, ?)", joined_rows)
+            b.pend(b.pending, self._pending, model, len(new_pending))
+
+    def _conn_exec_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            assert self._conn is not None
+            self._conn.executemany(sql, rows)
+
+    def _actuals(self, acts: list[Actual], b: _Batch) -> None:
+        assert self._tables is not None
+        t = self._tables
+        by_model: dict[str, list[Actual]] = {}
+        for a in acts:
+            by_model.setdefault(a.model, []).append(a)
+        for model, group in by_model.items():
+            if not self._is_known(model, b):
+                b.reject(semconv.ACTUAL_EVENT, "unknown_model", len(group))
+                b.count(UNKNOWN_MODEL, "rejected", len(group))
+                continue
+            ids = list(dict.fromkeys(a.id for a in group))
+            joined = t.lookup(JOINED, model, ids)
+            pending = t.lookup(PREDICTIONS, model, ids)
+            orphans = t.lookup(ACTUALS, model, ids)
+            moved: list[tuple[str, str]] = []
+            new_joined: dict[str, tuple[Any, ...]] = {}
+            updates: list[tuple[str, str, str]] = []
+            new_orphans: dict[str, tuple[str, str, int, str]] = {}
+            for a in group:
+                a_data = a.data()
+                if a.id in joined:
+                    time_ns, data, old = joined[a.id]
+                    p = Prediction.load(model, a.id, time_ns, data)
+                    row = self._row(p, a)
+                    if row is None:
+                        b.reject(semconv.ACTUAL_EVENT, "incompatible_actual")
+                        b.count(model, "rejected")
+                        continue
+                    old_a = Actual.load(model, a.id, old)
+                    old_row = self._row(p, old_a)
+                    if old_row is not None:
+                        self._add_join(p, old_a, old_row, b, -1)
+                    self._add_join(p, a, row, b, 1)
+                    b.count(model, "duplicate")
+                    joined[a.id] = (time_ns, data, a_data)
+                    if a.id in new_joined:
+                        new_joined[a.id] = (model, a.id, time_ns, data, a_data)
+                    else:
+                        updates.append((a_data, model, a.id))
+                elif a.id in pending:
+                    time_ns, data = pending[a.id]
+                    p = Prediction.load(model, a.id, time_ns, data)
+                    row = self._row(p, a)
+                    if row is None:
+                        b.reject(semconv.ACTUAL_EVENT, "incompatible_actual")
+                        b.count(model, "rejected")
+                        continue
+                    self._add_join(p, a, row, b, 1)
+                    b.count(model, "joined")
+                    del pending[a.id]
+                    moved.append((model, a.id))
+                    joined[a.id] = (time_ns, data, a_data)
+                    new_joined[a.id] = (model, a.id, time_ns, data, a_data)
+                elif a.id in orphans:
+                    b.count(model, "duplicate")
+                    orphans[a.id] = (a.time_ns, a_data)
+                    new_orphans[a.id] = (model, a.id, a.time_ns, a_data)
+                else:
+                    b.count(model, "pending")
+                    b.pend(b.pending_actuals, self._pending_actuals, model, 1)
+                    orphans[a.id] = (a.time_ns, a_data)
+                    new_orphans[a.id] = (model, a.id, a.time_ns, a_data)
+            t.delete(PREDICTIONS, moved)
+            b.pend(b.pending, self._pending, model, -len(moved))
+            self._conn_exec_many(
+                f"INSERT INTO {JOINED} VALUES (?, ?, ?, ?, ?)", list(new_joined.values())
+            )
+            self._conn_exec_many(f"UPDATE {JOINED} SET actual=? WHERE model=? AND id=?", updates)
+            self._conn_exec_many(
+                f"INSERT OR REPLACE INTO {ACTUALS} VALUES (?, ?, ?, ?)", list(new_orphans.values())
+            )
+
+    def _drop(self, table: str, rows: list[tuple[str, str, int, str]], b: _Batch) -> None:
+        assert self._tables is not None
+        if not rows:
+            return
+        self._tables.delete(table, [(m, i) for m, i, _, _ in rows])
+        per_model: dict[str, int] = {}
+        for m, *_ in rows:
+            per_model[m] = per_model.get(m, 0) + 1
+        for m, n in per_model.items():
+            if table == PREDICTIONS:
+                b.count(m, "predictions_expired", n)
+                b.pend(b.pending, self._pending, m, -n)
+            elif table == ACTUALS:
+                b.count(m, "expired", n)
+                b.pend(b.pending_actuals, self._pending_actuals, m, -n)
+
+    def _total(self, which: dict[str, int], live: dict[str, int]) -> int:
+        return sum({**live, **which}.values())
+
+    def _bound(self, b: _Batch) -> None:
+        """Expire the oldest rows beyond the size bounds."""
+        assert self._tables is not None
+        t = self._tables
+        over = self._total(b.pending, self._pending) - self.max_pending
+        if over > 0:
+            self._drop(PREDICTIONS, t.oldest(PREDICTIONS, over), b)
+        over = self._total(b.pending_actuals, self._pending_actuals) - self.max_pending_actuals
+        if over > 0:
+            self._drop(ACTUALS, t.oldest(ACTUALS, over), b)
+
+    def _expire(self, b: _Batch) -> None:
+        """Expire rows older than the horizon, drop joined rows past it and old cells."""
+        assert self._tables is not None
+        assert self._conn is not None
+        t = self._tables
+        now = self.clock()
+        cutoff = int(now * 1e9) - self.horizon_ns
+        self._drop(PREDICTIONS, t.older_than(PREDICTIONS, cutoff), b)
+        self._drop(ACTUALS, t.older_than(ACTUALS, cutoff), b)
+        self._conn.execute(f"DELETE FROM {JOINED} WHERE time_ns < ?", (cutoff,))
+        n = self._conn.execute(f"SELECT COUNT(*) FROM {JOINED}").fetchone()[0]
+        if n > self.max_joined:
+            self._conn.execute(
+                f"DELETE FROM {JOINED} WHERE (model, id) IN (SELECT model, id FROM {JOINED} "
+                "ORDER BY time_ns LIMIT ?)",
+                (n - self.max_joined,),
+            )
+        oldest = int(now - self.retention_s)
+        with self._lock:
+            stale = [k for k in self._cells if k[4] != TOTAL and k[4] < oldest]
+        for k in stale:
+            c = b.cell(k)
+            c.__init__()  # type: ignore[misc]  # emptied: removed at commit
+        self._conn.execute(
+            "DELETE FROM otelml_performance WHERE window_start >= 0 AND window_start < ?",
+            (oldest,),
+        )
+
+    def _persist(self, b: _Batch) -> None:
+        assert self._conn is not None
+        rows = []
+        gone = []
+        for key, c in b.cells.items():
+            if c.is_empty:
+                gone.append(key)
+            else:
+                rows.append((*key, json.dumps(c.to_dict(), separators=(",", ":"))))
+        self._conn_exec_many(
+            "INSERT OR REPLACE INTO otelml_performance VALUES (?, ?, ?, ?, ?, ?)", rows
+        )
+        self._conn_exec_many(
+            "DELETE FROM otelml_performance WHERE model=? AND version=? AND environment=? "
+            "AND segment=? AND window_start=?",
+            gone,
+        )
+        self._conn_exec_many(
+            "INSERT OR REPLACE INTO otelml_join_counters VALUES (?, ?, ?)",
+            [(m, n, v) for (m, n), v in b.counters.items()],
+        )
