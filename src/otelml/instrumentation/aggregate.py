@@ -1,18 +1,30 @@
 """In-process aggregation: per (model, version, environment, segment, feature) sketches.
 
-The hot path never touches OpenTelemetry. A single row appends each numeric value to a short
-per-feature list (a few tens of nanoseconds); the list is binned with numpy when it reaches
-``FOLD_AT`` values or at collection time. A batch is binned outside the lock, once per column,
-and merged under it. :meth:`ModelAggregator.collect` swaps the state out under the lock, so
-recording never waits for an export.
+The hot path never touches OpenTelemetry. A single row whose features all have a known kind is
+appended whole, as one tuple, to a buffer of rows with the same keys (``MAX_SCHEMAS`` key sets
+per series); every ``FOLD_AT`` rows the buffer is counted: as one float64 block when every value
+is a plain number, else column by column after one pass over the value types (floats, ints
+and None as one array, strings and None with ``collections.Counter``; a column holding bools,
+numpy scalars or wrong types value by value, with the same result). Numbers are staged and
+binned once ``STAGE_AT`` of them wait, because a sketch update has a fixed cost of tens of
+microseconds. A row with a feature whose
+kind is not known yet is counted value by value at once (its first value decides the kind).
+Categories keep first-seen order (it decides which ones a full ``max_categories`` cap keeps),
+except across rows of different key sets buffered between two spills.
+A batch is binned outside the lock, once per column, and merged under it.
+:meth:`ModelAggregator.collect` swaps the state out under the lock, so recording never waits for
+an export.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 import threading
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -22,8 +34,21 @@ from otelml.stats.categorical import CategoryCounts
 from otelml.stats.exponential import ExponentialHistogram
 from otelml.stats.histogram import FixedHistogram
 
-FOLD_AT = 1024
-"""Pending single-row values per feature before they are binned with numpy."""
+FOLD_AT = 256
+"""Single rows per series buffered before they are cut into columns and staged."""
+
+STAGE_AT = 4096
+"""Staged values per feature before they are binned: a sketch update costs tens of µs whatever
+its size, and 4096 float64 values take the memory that 1024 Python floats took before."""
+
+MAX_SCHEMAS = 16
+"""Distinct key sets (row schemas) per series whose rows are buffered whole; others go per value."""
+
+_NONE = type(None)
+_NUMBERS = frozenset((float, int))
+_NUMBERS_OR_NONE = frozenset((float, int, _NONE))
+_STRINGS_OR_NONE = frozenset((str, _NONE))
+_PANDAS_COUNT_AT = 1000  # below this, pandas' per-call cost outweighs its faster hash table
 
 DURATION_EDGES = (
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
@@ -55,6 +80,8 @@ class FeatureState:
         "missing",
         "name",
         "nan",
+        "stage",
+        "staged",
     )  # fmt: skip
 
     def __init__(self, name: str, kind: str | None, edges: np.ndarray | None, cap: int) -> None:
@@ -63,6 +90,8 @@ class FeatureState:
         self.edges = edges
         self.cap = cap
         self.buf: list[float] = []
+        self.stage: list[np.ndarray] = []
+        self.staged = 0
         self.catbuf: dict[str, int] = {}
         self.hist: Sketch | None = None
         self.cats: CategoryCounts | None = None
@@ -93,6 +122,23 @@ class FeatureState:
                 self.hist = _new_sketch(self.edges)
             self.hist.update_many(x)
 
+    def stage_numbers(self, x: np.ndarray) -> None:
+        """Keep float64 numbers for binning once :data:`STAGE_AT` of them wait.
+
+        A sketch update has a fixed cost of tens of microseconds, which dominates below a few
+        thousand values.
+        """
+        if x.size:
+            self.stage.append(x)
+            self.staged += x.size
+            if self.staged >= STAGE_AT:
+                self._bin_staged()
+
+    def _bin_staged(self) -> None:
+        if self.stage:
+            stage, self.stage, self.staged = self.stage, [], 0
+            self.add_numbers(stage[0] if len(stage) == 1 else np.concatenate(stage))
+
     def add_labels(self, counts: Mapping[str, int]) -> None:
         """Count category values (the sketch caps distinct values into ``__other__``)."""
         if not counts:
@@ -101,14 +147,30 @@ class FeatureState:
             self.cats = CategoryCounts(cap=self.cap)
         self.cats.update_counts(counts)
 
-    def fold(self) -> None:
-        """Bin pending single-row values with numpy."""
+    def _count_strings(self, counts: Mapping[Any, int]) -> None:
+        cb = self.catbuf
+        for k, c in counts.items():
+            if k is None:
+                self.missing += c
+            else:
+                cb[k] = cb.get(k, 0) + c
+        if len(cb) > 4 * self.cap:
+            self.add_labels(cb)
+            self.catbuf = {}
+
+    def spill(self) -> None:
+        """Stage pending single-row numbers and count pending categories (binning may wait)."""
         if self.buf:
             buf, self.buf = self.buf, []
-            self.add_numbers(np.asarray(buf, dtype=np.float64))
+            self.stage_numbers(np.asarray(buf, dtype=np.float64))
         if self.catbuf:
             catbuf, self.catbuf = self.catbuf, {}
             self.add_labels(catbuf)
+
+    def fold(self) -> None:
+        """Bin every pending value with numpy."""
+        self.spill()
+        self._bin_staged()
 
     def add_value(self, v: Any) -> None:
         """Count one value of any type: the single-row slow path (None, strings, numpy scalars)."""
@@ -124,7 +186,7 @@ class FeatureState:
             if isinstance(v, (int, float, np.number, np.bool_)):
                 self.buf.append(float(v))
                 if len(self.buf) >= FOLD_AT:
-                    self.fold()
+                    self.spill()
             else:
                 self.mismatch += 1
             return
@@ -140,7 +202,32 @@ class FeatureState:
             return
         self.catbuf[key] = self.catbuf.get(key, 0) + 1
         if len(self.catbuf) > 4 * self.cap:
-            self.fold()
+            self.spill()
+
+    def add_values(self, values: Sequence[Any]) -> None:
+        """Count values of a feature whose kind is known, as :meth:`add_value` would one by one.
+
+        One pass over the value types decides: plain floats and ints (and None) of a numeric
+        feature are staged as one array, plain strings (and None) of a categorical feature are
+        counted with :class:`collections.Counter`; anything else goes value by value.
+        """
+        if not values:
+            return
+        types = set(map(type, values))
+        if self.kind == NUMERIC:
+            if types <= _NUMBERS:
+                self.stage_numbers(np.asarray(values, dtype=np.float64))
+                return
+            if types <= _NUMBERS_OR_NONE:
+                self.missing += values.count(None)
+                numbers = [v for v in values if v is not None]
+                self.stage_numbers(np.asarray(numbers, dtype=np.float64))
+                return
+        elif self.kind == CATEGORICAL and types <= _STRINGS_OR_NONE:
+            self._count_strings(Counter(values))
+            return
+        for v in values:
+            self.add_value(v)
 
     def add_column(self, arr: np.ndarray) -> None:
         """Count a column of a batch, vectorised where the dtype allows."""
@@ -155,8 +242,7 @@ class FeatureState:
             elif kind in "US":
                 self.kind = CATEGORICAL
             else:
-                for v in arr:
-                    self.add_value(v)
+                self._infer_then_count(arr)
                 return
         if self.kind == NUMERIC:
             if kind in "fiub":
@@ -165,7 +251,9 @@ class FeatureState:
                 self.mismatch += len(arr)
             else:
                 self._objects(arr)
-        elif kind in "USiub":
+        elif kind == "U":
+            self.add_labels(_sorted_counts(arr.tolist()))
+        elif kind in "Siub":
             values, counts = np.unique(arr, return_counts=True)
             self.add_labels(
                 {str(v): int(c) for v, c in zip(values.tolist(), counts.tolist(), strict=True)}
@@ -180,28 +268,51 @@ class FeatureState:
         else:
             self._objects(arr)
 
+    def _infer_then_count(self, arr: np.ndarray) -> None:
+        # The first value of a known kind decides the feature's kind, exactly as value by value;
+        # the rest are counted with that kind.
+        values = arr.tolist() if arr.dtype.kind == "O" else list(arr)
+        i, n = 0, len(values)
+        while self.kind is None and i < n:
+            self.add_value(values[i])
+            i += 1
+        if i < n:
+            self.add_values(values[i:])
+
     def _objects(self, arr: np.ndarray) -> None:
+        values = arr.tolist()
         if self.kind == CATEGORICAL:
-            counts: dict[str, int] = {}
-            for v in arr.tolist():
+            counts = _count_objects(arr, values)
+            if counts and all(type(k) is str or k is None for k in counts):
+                self.missing += counts.pop(None, 0)
+                self.add_labels(counts)
+                return
+            plain: dict[str, int] = {}
+            for v in values:
                 if type(v) is str:
-                    counts[v] = counts.get(v, 0) + 1
+                    plain[v] = plain.get(v, 0) + 1
                 else:
                     self.add_value(v)
-            self.add_labels(counts)
+            self.add_labels(plain)
             return
-        numbers: list[float] = []
-        for v in arr.tolist():
+        types = set(map(type, values))
+        if types <= _NUMBERS_OR_NONE:
+            self.missing += values.count(None) if _NONE in types else 0
+            numbers = [v for v in values if v is not None] if _NONE in types else values
+            self.add_numbers(np.asarray(numbers, dtype=np.float64))
+            return
+        floats: list[float] = []
+        for v in values:
             t = type(v)
             if t is float or t is int:
-                numbers.append(v)
+                floats.append(v)
             elif v is None:
                 self.missing += 1
             elif isinstance(v, (int, float, np.number)):
-                numbers.append(float(v))
+                floats.append(float(v))
             else:
                 self.mismatch += 1
-        self.add_numbers(np.asarray(numbers, dtype=np.float64))
+        self.add_numbers(np.asarray(floats, dtype=np.float64))
 
     # ------------------------------------------------------------------ merging (exporter side)
     def merge_from(self, other: FeatureState) -> None:
@@ -221,12 +332,85 @@ class FeatureState:
             self.kind = other.kind
 
 
+def _count_objects(arr: np.ndarray, values: list[Any] | None) -> dict[Any, int]:
+    """Return ``{value: count}`` of an object array in first-seen order ({} if unhashable).
+
+    Equal values of different types (1, 1.0, True) share one key, so callers accept the
+    result only when every key is a ``str`` (or None). With pandas already imported, its hash
+    table counts about twice as fast as :class:`collections.Counter`; pandas merges None, NaN
+    and other missing markers into one code, so any of them sends the array to the Counter.
+    """
+    pd = sys.modules.get("pandas")
+    if pd is not None and len(arr) >= _PANDAS_COUNT_AT:
+        try:
+            codes, uniques = pd.factorize(arr)
+        except TypeError:
+            return {}
+        if len(codes) and codes.min() >= 0:
+            counts = np.bincount(codes, minlength=len(uniques))
+            return dict(zip(uniques.tolist(), counts.tolist(), strict=True))
+    try:
+        return Counter(arr.tolist() if values is None else values)
+    except TypeError:
+        return {}
+
+
+def _sorted_counts(values: list[Any]) -> dict[str, int]:
+    """Return ``{str(value): count}`` in sorted order, as ``np.unique`` would give it."""
+    return {str(k): c for k, c in sorted(Counter(values).items())}
+
+
+def _label_counts(labels: np.ndarray) -> dict[str, int]:
+    """Return the counts of ``labels.astype(str)`` in sorted order, without converting when
+    the labels are already Python strings (the usual object array of class names)."""
+    arr = np.asarray(labels)
+    if arr.dtype.kind == "O":
+        counts = _count_objects(arr, None)
+        # A numpy str array drops trailing NULs: such labels take numpy's own path.
+        if counts and all(type(k) is str and not k.endswith("\0") for k in counts):
+            return dict(sorted(counts.items()))
+    return _sorted_counts(arr.astype(str).tolist())
+
+
 def _kind_of(v: Any) -> str | None:
     if isinstance(v, (str, np.str_)):
         return CATEGORICAL
     if isinstance(v, (int, float, np.number, np.bool_)):
         return NUMERIC
     return None
+
+
+class RowSchema:
+    """Rows of one series with the same keys, buffered whole until the series spills them."""
+
+    __slots__ = ("numeric", "ready", "rows", "states")
+
+    def __init__(self, states: list[FeatureState]) -> None:
+        self.states = states
+        self.rows: list[tuple[Any, ...]] = []
+        self.ready = self.numeric = False
+        self.check()
+
+    def check(self) -> bool:
+        """Return whether rows may be buffered: every feature's kind is known (kinds never
+        change once known, so buffered rows count exactly as they would value by value)."""
+        self.ready = all(f.kind is not None for f in self.states)
+        self.numeric = self.ready and all(f.kind == NUMERIC for f in self.states)
+        return self.ready
+
+    def spill(self) -> None:
+        """Count the buffered rows: as one float64 block when every value is a plain number of
+        a numeric feature (one type pass, one conversion), else column by column."""
+        if not self.rows:
+            return
+        rows, self.rows = self.rows, []
+        if self.numeric and set(map(type, chain.from_iterable(rows))) <= _NUMBERS:
+            block = np.array(rows, dtype=np.float64)
+            for j, f in enumerate(self.states):
+                f.stage_numbers(block[:, j])
+            return
+        for f, column in zip(self.states, zip(*rows, strict=True), strict=True):
+            f.add_values(column)
 
 
 @dataclass
@@ -241,14 +425,32 @@ class SegmentState:
     duration: FixedHistogram | None = None
     durations: list[float] = field(default_factory=list)
     pending: int = 0
+    schemas: dict[tuple[str, ...], RowSchema] = field(default_factory=dict)
+
+    def spill(self) -> None:
+        """Move buffered rows and pending values into the features (binning may wait)."""
+        self.pending = 0
+        for schema in self.schemas.values():
+            schema.spill()
+        for f in self.unique_features():
+            f.spill()
+        for out in (self.values, self.labels):
+            if out is not None:
+                out.spill()
+        if len(self.durations) >= STAGE_AT:
+            self._bin_durations()
 
     def fold(self) -> None:
         """Bin every pending value of the series."""
+        self.spill()
         for f in self.unique_features():
             f.fold()
         for out in (self.values, self.labels):
             if out is not None:
                 out.fold()
+        self._bin_durations()
+
+    def _bin_durations(self) -> None:
         if self.durations:
             if self.duration is None:
                 self.duration = FixedHistogram(DURATION_EDGES)
@@ -325,38 +527,62 @@ class ModelAggregator:
         duration: float,
     ) -> None:
         """Count one row of features and its output in each of ``segments``."""
+        keys = tuple(row)
+        values = tuple(row.values())
         with self._lock:
             for seg in segments:
                 s = self._segments.get(seg) or self._segment(seg)
                 s.rows += 1
-                feats = s.features
-                for name, v in row.items():
-                    f = feats.get(name)
-                    if f is None:
-                        f = self._feature(s, name)
-                    t = type(v)
-                    # Hot path: plain numbers into a numeric feature, plain strings into a
-                    # categorical one; pending lists are folded per series every FOLD_AT rows.
-                    # Everything else takes FeatureState.add_value.
-                    if (t is float or t is int) and f.kind is NUMERIC:
-                        f.buf.append(v)
-                    elif t is str and f.kind is CATEGORICAL:
-                        cb = f.catbuf
-                        cb[v] = cb.get(v, 0) + 1
-                        if len(cb) > 4 * f.cap:
-                            f.fold()
-                    else:
-                        f.add_value(v)
+                schemas = s.schemas
+                schema = schemas.get(keys)
+                if schema is None and len(schemas) < MAX_SCHEMAS:
+                    feats = s.features
+                    schema = schemas[keys] = RowSchema(
+                        [feats.get(k) or self._feature(s, k) for k in keys]
+                    )
+                if schema is not None and (schema.ready or schema.check()):
+                    # Hot path: the whole row as one tuple; cut into columns at spill time.
+                    schema.rows.append(values)
+                else:
+                    self._row_values(s, row)
                 if value is not None:
-                    s.values.add_value(value)  # type: ignore[union-attr]
+                    vs = s.values
+                    if type(value) is float:
+                        vs.buf.append(value)  # type: ignore[union-attr]
+                    else:
+                        vs.add_value(value)  # type: ignore[union-attr]
                 if label is not None:
-                    s.labels.add_value(label)  # type: ignore[union-attr]
+                    ls = s.labels
+                    if type(label) is str:
+                        cb = ls.catbuf  # type: ignore[union-attr]
+                        cb[label] = cb.get(label, 0) + 1
+                    else:
+                        ls.add_value(label)  # type: ignore[union-attr]
                 if seg == "":
                     s.durations.append(duration)
                 s.pending += 1
                 if s.pending >= FOLD_AT:
-                    s.pending = 0
-                    s.fold()
+                    s.spill()
+
+    def _row_values(self, s: SegmentState, row: Mapping[str, Any]) -> None:
+        """Count one row value by value (its features' kinds are not all known yet)."""
+        for schema in s.schemas.values():
+            schema.spill()  # earlier buffered rows first: categories keep first-seen order
+        feats = s.features
+        for name, v in row.items():
+            f = feats.get(name)
+            if f is None:
+                f = self._feature(s, name)
+            t = type(v)
+            if (t is float or t is int) and f.kind is NUMERIC:
+                f.buf.append(v)
+            elif t is str and f.kind is CATEGORICAL:
+                cb = f.catbuf
+                cb[v] = cb.get(v, 0) + 1
+                if len(cb) > 4 * f.cap:
+                    f.spill()
+            else:
+                f.add_value(v)
 
     def record_columns(
         self,
@@ -372,6 +598,8 @@ class ModelAggregator:
         # numpy work on a large batch.
         with self._lock:
             s = self._segment(segment)
+            if s.pending:
+                s.spill()  # buffered single rows first: categories keep first-seen order
             templates = [(name, self._feature(s, name).empty_like()) for name in columns]
             v_tmpl = s.values.empty_like()  # type: ignore[union-attr]
             l_tmpl = s.labels.empty_like()  # type: ignore[union-attr]
@@ -381,7 +609,7 @@ class ModelAggregator:
         if values is not None:
             v_tmpl.add_numbers(values)
         if labels is not None:
-            l_tmpl.add_column(np.asarray(labels).astype(str))
+            l_tmpl.add_labels(_label_counts(labels))
         with self._lock:
             s = self._segment(segment)
             s.rows += n

@@ -13,7 +13,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from opentelemetry import context, trace
@@ -31,6 +31,11 @@ _LAST_IDS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
     "otelml_last_prediction_ids", default=()
 )
 _FIXED_SPAN_ATTRIBUTES = len(semconv.SPAN_ATTRIBUTES)
+_PLAIN_SPAN_TYPES = frozenset((float, int, bool))
+_MAX_SPAN_PLANS = 64  # distinct row key sets with a precomputed span plan; others go per value
+_NO_PLAN = object()
+SpanPlan = tuple[tuple[str, ...], tuple[int, ...] | None] | None
+"""Attribute keys of a row's span features and their positions (None: all, in order)."""
 
 
 def last_prediction_ids() -> tuple[str, ...]:
@@ -140,6 +145,7 @@ class Observer:
         self._agg: ModelAggregator | None = None
         self._segments: set[str] = set()
         self._attr_keys: dict[str, str | None] = {}
+        self._span_plans: dict[tuple[str, ...], SpanPlan | object] = {}
         self._max_span_features = max(
             0, cfg.span_attribute_limit - _FIXED_SPAN_ATTRIBUTES - len(cfg.segment_by)
         )
@@ -430,6 +436,39 @@ class Observer:
             self._attr_keys[name] = key
         return key
 
+    def _span_plan(self, names: tuple[str, ...]) -> SpanPlan:
+        # Per key set: the attribute keys of the features that go on spans (within the
+        # attribute budget), or None when one of them is masked or hashed.
+        picked = [(i, key) for i, key in enumerate(map(self._attr_key, names)) if key is not None]
+        cfg = self.cfg
+        if any(names[i] in cfg.mask_features or names[i] in cfg.hash_features for i, _ in picked):
+            return None
+        picked = picked[: self._max_span_features]
+        keys = tuple(key for _, key in picked)
+        idx = None if len(keys) == len(names) else tuple(i for i, _ in picked)
+        return keys, idx
+
+    def _plain_features(self, row: Mapping[str, Any], attrs: dict[str, Any]) -> bool:
+        """Put the row's span features into ``attrs`` in one step when every value is a plain
+        number (what :meth:`ObserveConfig.span_value` returns unchanged); False otherwise."""
+        names = tuple(row)
+        plans = self._span_plans
+        found = plans.get(names, _NO_PLAN)
+        if found is _NO_PLAN:
+            if len(plans) >= _MAX_SPAN_PLANS:
+                return False
+            found = plans[names] = self._span_plan(names)
+        if found is None:
+            return False
+        keys, idx = cast(tuple[tuple[str, ...], tuple[int, ...] | None], found)
+        values = tuple(row.values())
+        if idx is not None:
+            values = tuple([values[i] for i in idx])
+        if not set(map(type, values)) <= _PLAIN_SPAN_TYPES:
+            return False
+        attrs.update(zip(keys, values, strict=True))
+        return True
+
     def _span_attributes(
         self,
         inputs: extract.Inputs | None,
@@ -454,7 +493,7 @@ class Observer:
         if row is not None:
             for c in cfg.segment_by:
                 attrs[semconv.segment_attribute(c)] = str(row.get(c))[: cfg.max_string_length]
-            if cfg.span_features is not False:
+            if cfg.span_features is not False and not self._plain_features(row, attrs):
                 budget = self._max_span_features
                 for name, v in row.items():
                     key = self._attr_key(name)
