@@ -16,7 +16,9 @@ def _attribute_constants() -> dict[str, str]:
     return {
         k: v
         for k, v in vars(semconv).items()
-        if k.isupper() and isinstance(v, str) and v.startswith(("ml.", "otelml."))
+        if k.isupper()
+        and isinstance(v, str)
+        and v.startswith(("ml.", "otelml."))
         and not k.endswith(("_PREFIX", "_EVENT", "_TEMPLATE"))
     }
 

@@ -25,6 +25,7 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from otelml import semconv
 from otelml.processor import ingest as ingest_module
+from otelml.processor import ingest_hist
 from otelml.processor.ingest import IngestOptions, IngestResult, Observation, ingest_metrics
 from otelml.processor.otlp import LazyMetricsRequest, LazyTracesRequest, decode_request
 from otelml.processor.points import PointError, hist_value
@@ -67,7 +68,7 @@ def _reference_ingest(request: Any) -> IngestResult:
         ingest_module._points(res, name, spec, points, *rest, _per_point_hist)
 
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(ingest_module, "_histograms", per_point)
+        m.setattr(ingest_hist, "histograms", per_point)
         return ingest_metrics(request, OPTS, NOW)
 
 

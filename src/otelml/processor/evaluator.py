@@ -22,21 +22,35 @@ the processor's self-telemetry. The clock is injected.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-import numpy as np
-import numpy.typing as npt
+from typing import Any
 
 from otelml.processor import freeze
 from otelml.processor.baseline_registry import BaselineEntry, BaselineRegistry
+from otelml.processor.evaluation_parts import current_sketch, kind_of, quality_rates
+from otelml.processor.evaluation_types import (
+    QUALITY_ISSUES,
+    REFERENCES,
+    STATUS_CODES,
+    BinShare,
+    BinShares,
+    FeatureEvaluation,
+    HistoryPoint,
+    ModelEvaluation,
+    ModelKey,
+    Reference,
+    bin_shares,
+    finite,
+    format_le,
+    numeric_labels,
+    worst_status,
+)
 from otelml.processor.state import PREDICTION_FEATURE, Aggregator, FeatureWindow, SeriesKey, align
 from otelml.processor.telemetry import ProcessorTelemetry
 from otelml.stats.baseline import Baseline, FeatureBaseline
@@ -44,165 +58,26 @@ from otelml.stats.categorical import CategoryCounts
 from otelml.stats.drift import DriftResult
 from otelml.stats.histogram import FixedHistogram
 
+__all__ = [  # the result records live in evaluation_types; importable from here as before
+    "QUALITY_ISSUES",
+    "REFERENCES",
+    "STATUS_CODES",
+    "BinShare",
+    "BinShares",
+    "Evaluator",
+    "FeatureEvaluation",
+    "HistoryPoint",
+    "ModelEvaluation",
+    "ModelKey",
+    "Reference",
+    "current_sketch",
+    "finite",
+    "format_le",
+    "numeric_labels",
+    "worst_status",
+]
+
 log = logging.getLogger(__name__)
-
-Reference = Literal["auto", "baseline", "previous_window"]
-REFERENCES: tuple[str, ...] = ("auto", "baseline", "previous_window")
-
-STATUS_CODES: dict[str, int] = {"ok": 0, "warning": 1, "drift": 2, "insufficient_data": -1}
-"""Numeric coding of statuses in the exported gauges."""
-
-QUALITY_ISSUES: tuple[str, ...] = (
-    "missing",
-    "nan",
-    "inf",
-    "type_mismatch",
-    "out_of_range",
-    "new_category",
-)
-"""Values of the ``issue`` label of the quality ratios."""
-
-ModelKey = tuple[str, str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class BinShare:
-    """One bin of a feature: its label, upper edge, and the current and reference shares."""
-
-    bin: str
-    le: str
-    current: float
-    reference: float
-
-
-@dataclass(frozen=True, slots=True)
-class BinShares:
-    """A feature's bins as parallel tuples (cheap to build for thousands of features).
-
-    Indexing and iteration give :class:`BinShare` objects.
-    """
-
-    labels: tuple[str, ...] = ()
-    les: tuple[str, ...] = ()
-    current: tuple[float, ...] = ()
-    reference: tuple[float, ...] = ()
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, i: int) -> BinShare:
-        return BinShare(self.labels[i], self.les[i], self.current[i], self.reference[i])
-
-    def __iter__(self) -> Iterator[BinShare]:
-        return (self[i] for i in range(len(self.labels)))
-
-
-@dataclass(frozen=True, slots=True)
-class FeatureEvaluation:
-    """Drift and quality of one (feature, segment) series in one evaluation."""
-
-    feature: str
-    segment: str
-    kind: str
-    status: str
-    drift: DriftResult | None
-    importance: float | None
-    weighted_score: float
-    quality: Mapping[str, float]
-    reference_quality: Mapping[str, float]
-    quality_status: str
-    """``ok``, ``warning``, ``alert`` or ``insufficient_data`` (otelml.stats.quality)."""
-    bins: BinShares
-    rows: int
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict (no NaN: absent figures are null)."""
-        d = self.drift
-        return {
-            "feature": self.feature,
-            "segment": self.segment,
-            "kind": self.kind,
-            "status": self.status,
-            "method": None if d is None else d.method,
-            "statistic": None if d is None else finite(d.statistic),
-            "p_value": None if d is None or d.p_value is None else finite(d.p_value),
-            "effect_size": None if d is None else finite(d.effect_size),
-            "n_reference": None if d is None else d.n_ref,
-            "n_current": None if d is None else d.n_cur,
-            "importance": finite(self.importance),
-            "weighted_score": finite(self.weighted_score),
-            "rows": self.rows,
-            "quality": {k: finite(v) for k, v in self.quality.items()},
-            "reference_quality": {k: finite(v) for k, v in self.reference_quality.items()},
-            "quality_status": self.quality_status,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ModelEvaluation:
-    """One evaluation of a (model, version, environment)."""
-
-    model: str
-    version: str
-    environment: str
-    evaluated_at: float
-    window_start: float
-    window_end: float
-    reference: str
-    """``baseline``, ``previous_window`` or ``none``."""
-    baseline_version: str | None
-    fallback: bool
-    status: str
-    features: tuple[FeatureEvaluation, ...]
-    """Segment ``""`` features, ranked: most (importance-weighted) drift first."""
-    segments: tuple[FeatureEvaluation, ...]
-    prediction: tuple[FeatureEvaluation, ...]
-    """The prediction series, segment ``""`` first."""
-    rows: int
-    features_drifted: int
-
-    @property
-    def key(self) -> ModelKey:
-        """Return ``(model, version, environment)``."""
-        return (self.model, self.version, self.environment)
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryPoint:
-    """A series' drift figures at one evaluation."""
-
-    time: float
-    status: str
-    method: str | None
-    statistic: float | None
-    p_value: float | None
-    effect_size: float | None
-    rows: int
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "time": self.time,
-            "status": self.status,
-            "method": self.method,
-            "statistic": finite(self.statistic),
-            "p_value": finite(self.p_value),
-            "effect_size": finite(self.effect_size),
-            "rows": self.rows,
-        }
-
-
-def finite(x: float | None) -> float | None:
-    """Return ``x`` as a float, or None when absent or not finite (JSON has no NaN)."""
-    return None if x is None or not math.isfinite(x) else float(x)
-
-
-def worst_status(statuses: list[str]) -> str:
-    """Return the most severe status; ``insufficient_data`` only when nothing was decided."""
-    decided = [STATUS_CODES[s] for s in statuses if STATUS_CODES.get(s, -1) >= 0]
-    if not decided:
-        return "insufficient_data"
-    return {0: "ok", 1: "warning", 2: "drift"}[max(decided)]
 
 
 @dataclass
@@ -443,12 +318,12 @@ class Evaluator:
             ref, w = group[name]
             drift = results.get(name)
             status = decided[name].status if name in decided else "insufficient_data"
-            quality, reference_quality, quality_status = _quality(ref, w, sketches.get(name))
+            quality, reference_quality, quality_status = quality_rates(ref, w, sketches.get(name))
             out.append(
                 FeatureEvaluation(
                     feature=name,
                     segment=segment,
-                    kind=ref.kind if ref is not None else _kind_of(w),
+                    kind=ref.kind if ref is not None else kind_of(w),
                     status=status,
                     drift=drift,
                     importance=None if ref is None else ref.importance,
@@ -456,7 +331,7 @@ class Evaluator:
                     quality=quality,
                     reference_quality=reference_quality,
                     quality_status=quality_status,
-                    bins=_bins(ref, sketches.get(name)),
+                    bins=bin_shares(ref, sketches.get(name)),
                     rows=w.rows,
                 )
             )
@@ -528,91 +403,3 @@ def _make_policy(config: Any) -> _Policy:
     if errors:
         raise ValueError("drift: " + "; ".join(errors))
     return _Policy(d.numeric_method, d.categorical_method, policy)
-
-
-def current_sketch(ref: FeatureBaseline, w: FeatureWindow) -> FixedHistogram | CategoryCounts:
-    """Return a window's data counted on the reference's bins (numeric) or categories."""
-    if ref.kind == "numeric":
-        return freeze.on_edges(w.numeric_parts(), ref.edges)
-    cats: CategoryCounts = w.categories if w.categories is not None else CategoryCounts()
-    return cats
-
-
-def _kind_of(w: FeatureWindow) -> str:
-    return "categorical" if w.categories is not None and w.categories.count else "numeric"
-
-
-def _quality(
-    ref: FeatureBaseline | None,
-    w: FeatureWindow,
-    sketch: FixedHistogram | CategoryCounts | None,
-) -> tuple[dict[str, float], dict[str, float], str]:
-    """Return the window's issue rates, the reference's, and the quality status.
-
-    Without a reference only the counted issues (missing, NaN, inf, wrong type) have rates.
-    """
-    from otelml.stats.quality import quality_report
-
-    nan, inf = w.invalid.get("nan", 0), w.invalid.get("inf", 0)
-    mismatch = w.invalid.get("type_mismatch", 0)
-    if ref is None or sketch is None:
-        rows = w.rows
-        q = dict.fromkeys(QUALITY_ISSUES, 0.0)
-        if rows > 0:
-            q.update(missing=w.missing / rows, nan=nan / rows, inf=inf / rows)
-            q["type_mismatch"] = mismatch / rows
-        return q, dict.fromkeys(QUALITY_ISSUES, 0.0), "insufficient_data"
-    if isinstance(sketch, FixedHistogram) and (nan or inf) and not sketch.nan_count:
-        # The apps count NaN / inf apart (ml.feature.invalid), not in the histogram.
-        sketch = FixedHistogram.from_counts(
-            sketch.edges,
-            sketch.counts,
-            sum=sketch.sum,
-            min=sketch.min,
-            max=sketch.max,
-            nan_count=nan,
-            posinf_count=inf,
-        )
-    report = quality_report(ref, sketch, missing=w.missing, type_mismatch=mismatch)
-    current = dict.fromkeys(QUALITY_ISSUES, 0.0)
-    baseline = dict.fromkeys(QUALITY_ISSUES, 0.0)
-    for issue, qi in report.issues.items():
-        current[issue] = qi.current_rate
-        baseline[issue] = qi.baseline_rate
-    return current, baseline, report.status
-
-
-def format_le(edge: float) -> str:
-    """Return a bin's upper edge as the Prometheus ``le`` label writes it (Go float format)."""
-    if math.isinf(edge):
-        return "+Inf" if edge > 0 else "-Inf"
-    return repr(float(edge))
-
-
-@functools.lru_cache(maxsize=4096)
-def numeric_labels(edges: tuple[float, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Return the bin indices and ``le`` labels of ``edges`` (cached: edges repeat)."""
-    les = (*(format_le(e) for e in edges), "+Inf")
-    return tuple(str(i) for i in range(len(les))), les
-
-
-def _shares(counts: npt.NDArray[np.float64]) -> tuple[float, ...]:
-    total = counts.sum()
-    return tuple((counts / total).tolist()) if total > 0 else tuple(counts.tolist())
-
-
-def _bins(ref: FeatureBaseline | None, sketch: FixedHistogram | CategoryCounts | None) -> BinShares:
-    if ref is None or sketch is None:
-        return BinShares()
-    if isinstance(sketch, FixedHistogram):
-        cur = sketch.counts.astype(np.float64)
-        base = np.asarray(ref.ref_counts, dtype=np.float64)
-        if base.shape != cur.shape:
-            return BinShares()
-        labels, les = numeric_labels(ref.edges)
-        return BinShares(labels, les, _shares(cur), _shares(base))
-    cur_counts = sketch.counts
-    cats = (*ref.categories, *sorted(c for c in cur_counts if c not in ref.categories))
-    c = np.asarray([cur_counts.get(k, 0) for k in cats], dtype=np.float64)
-    r = np.asarray([ref.categories.get(k, 0) for k in cats], dtype=np.float64)
-    return BinShares(cats, ("",) * len(cats), _shares(c), _shares(r))

@@ -1,9 +1,11 @@
 """What the processor exports, computed at collection time, and its Prometheus text exposition.
 
-:data:`METRICS` is the catalogue of every metric the processor emits (``collector/metadata.yaml``
-lists the same; a test holds them equal). :func:`collect` builds :class:`Family` objects from
+:data:`METRICS` (kept in :mod:`otelml.processor.metrics_catalogue`) is the catalogue of every
+metric the processor emits (``collector/metadata.yaml`` lists the same; a test holds them
+equal). :func:`collect` builds :class:`Family` objects from
 the aggregator's cumulative totals, the evaluator's latest results and the self-telemetry;
-:func:`render` writes them in the Prometheus text format 0.0.4, and
+:func:`render` (:mod:`otelml.processor.exposition`) writes them in the Prometheus text format
+0.0.4, and
 :mod:`otelml.processor.exporter_otlp` turns the same families into OTLP metrics.
 
 Histograms are cumulative explicit-bucket histograms only (Prometheus 2.42 has no native
@@ -21,418 +23,51 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from otelml import semconv
 from otelml.processor import freeze
-from otelml.processor.evaluator import STATUS_CODES, FeatureEvaluation
-from otelml.processor.evaluator import numeric_labels as _les
+from otelml.processor.evaluation_types import STATUS_CODES, FeatureEvaluation
+from otelml.processor.exposition import CONTENT_TYPE, escape_label, format_value, render
+from otelml.processor.metrics_catalogue import (
+    METRICS,
+    METRICS_BY_NAME,
+    Family,
+    HistogramPoint,
+    MetricDef,
+    MetricType,
+)
 from otelml.processor.state import FeatureWindow, SeriesKey
 
 if TYPE_CHECKING:
     from otelml.processor.context import ProcessorContext
 
-MetricType = Literal["gauge", "counter", "histogram"]
-
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+__all__ = [  # the catalogue and the text format live apart; importable from here as before
+    "CONTENT_TYPE",
+    "DEFAULT_EDGES",
+    "METRICS",
+    "METRICS_BY_NAME",
+    "SCORE_EXPORT_EDGES",
+    "Family",
+    "HistogramPoint",
+    "MetricDef",
+    "MetricType",
+    "SeriesLimiter",
+    "collect",
+    "escape_label",
+    "exposition",
+    "format_value",
+    "limiter_of",
+    "render",
+]
 
 DEFAULT_EDGES: tuple[float, ...] = tuple(
     sorted([-(10.0**k) for k in range(-3, 7)] + [0.0] + [10.0**k for k in range(-3, 7)])
 )
 """Fixed log-spaced edges (±1e-3 … ±1e6 and 0) for numeric data without a baseline."""
-
-_F = ("model", "version", "environment", "feature", "segment")
-_M = ("model", "version", "environment")
-_P = ("model", "version", "environment", "segment")
-
-
-@dataclass(frozen=True, slots=True)
-class MetricDef:
-    """One exported metric: Prometheus name, type, unit, label names and meaning."""
-
-    name: str
-    type: MetricType
-    unit: str
-    labels: tuple[str, ...]
-    help: str
-
-    @property
-    def otlp_name(self) -> str:
-        """Return the OTLP metric name (counters without ``_total``, which exporters add)."""
-        return self.name.removesuffix("_total") if self.type == "counter" else self.name
-
-
-def _d(name: str, type_: MetricType, unit: str, labels: tuple[str, ...], help_: str) -> MetricDef:
-    return MetricDef(name, type_, unit, labels, help_)
-
-
-METRICS: tuple[MetricDef, ...] = (
-    _d(
-        "otelml_feature_values",
-        "histogram",
-        "1",
-        _F,
-        "Values of a numeric feature (feature __prediction__: the model output) received since "
-        "start of retention, on the baseline's bin edges.",
-    ),
-    _d(
-        "otelml_feature_bin_share",
-        "gauge",
-        "1",
-        (*_F, "bin", "le", "source"),
-        "Share of the evaluation window's values in each bin (source=current) and the "
-        "reference's share in the same bin (source=baseline); categorical bins are categories.",
-    ),
-    _d(
-        "otelml_feature_drift_score",
-        "gauge",
-        "1",
-        (*_F, "method"),
-        "Drift statistic of the feature's evaluation window against its reference.",
-    ),
-    _d(
-        "otelml_feature_drift_pvalue",
-        "gauge",
-        "1",
-        (*_F, "method"),
-        "p-value of the drift test (absent when the method has none).",
-    ),
-    _d(
-        "otelml_feature_drift_effect_size",
-        "gauge",
-        "1",
-        _F,
-        "Sample-size-free magnitude of the drift.",
-    ),
-    _d(
-        "otelml_feature_drift_status",
-        "gauge",
-        "1",
-        _F,
-        "Drift status: 0 ok, 1 warning, 2 drift, -1 insufficient data.",
-    ),
-    _d(
-        "otelml_feature_drift_weighted_score",
-        "gauge",
-        "1",
-        _F,
-        "Drift effect size over its method's drift threshold, times the feature's importance "
-        "(1 when unknown): one scale across methods, for ranking (topk).",
-    ),
-    _d(
-        "otelml_feature_quality_ratio",
-        "gauge",
-        "1",
-        (*_F, "issue"),
-        "Share of the evaluation window's rows with a data-quality issue.",
-    ),
-    _d(
-        "otelml_feature_quality_baseline_ratio",
-        "gauge",
-        "1",
-        (*_F, "issue"),
-        "Share of the reference's rows with a data-quality issue.",
-    ),
-    _d(
-        "otelml_feature_missing_total",
-        "counter",
-        "{value}",
-        _F,
-        "Rows in which the feature was absent or None.",
-    ),
-    _d(
-        "otelml_feature_invalid_total",
-        "counter",
-        "{value}",
-        (*_F, "issue"),
-        "Feature values that were NaN, infinite or of the wrong type.",
-    ),
-    _d(
-        "otelml_feature_category_total",
-        "counter",
-        "{value}",
-        (*_F, "category"),
-        "Occurrences of each category of a categorical feature (capped; rest in __other__).",
-    ),
-    _d(
-        "otelml_prediction_drift_score",
-        "gauge",
-        "1",
-        (*_P, "method"),
-        "Drift statistic of the model output distribution against its reference.",
-    ),
-    _d(
-        "otelml_prediction_drift_status",
-        "gauge",
-        "1",
-        _P,
-        "Prediction drift status: 0 ok, 1 warning, 2 drift, -1 insufficient data.",
-    ),
-    _d("otelml_predictions_total", "counter", "{prediction}", _P, "Rows predicted."),
-    _d(
-        "otelml_model_status",
-        "gauge",
-        "1",
-        _M,
-        "Worst status over the model's features and prediction (same coding).",
-    ),
-    _d(
-        "otelml_model_features_drifted",
-        "gauge",
-        "{feature}",
-        _M,
-        "Features whose status is drift in the latest evaluation.",
-    ),
-    _d(
-        "otelml_model_window_rows",
-        "gauge",
-        "{row}",
-        _M,
-        "Rows predicted in the latest evaluation window (volume).",
-    ),
-    _d(
-        "otelml_model_evaluation_timestamp_seconds",
-        "gauge",
-        "s",
-        _M,
-        "Unix time of the model's latest evaluation.",
-    ),
-    _d(
-        "otelml_model_baseline_info",
-        "gauge",
-        "1",
-        ("model", "version", "baseline_version", "fallback", "reference"),
-        "1 per model version: the baseline version used, whether it is an earlier version's "
-        "(fallback), and the reference kind (baseline, previous_window, none).",
-    ),
-    _d(
-        "otelml_performance_confusion_total",
-        "counter",
-        "{prediction}",
-        (*_P, "actual", "predicted"),
-        "Joined predictions by actual and predicted label, cumulative over prediction time "
-        "(a duplicate actual adds its own count; the gauges apply the last one).",
-    ),
-    _d(
-        "otelml_performance_predictions_labeled_total",
-        "counter",
-        "{prediction}",
-        _P,
-        "Predictions joined to an actual, cumulative over prediction time.",
-    ),
-    _d(
-        "otelml_performance_predictions_total",
-        "counter",
-        "{prediction}",
-        _P,
-        "Predictions received as ml.prediction log records (the join's denominator).",
-    ),
-    _d(
-        "otelml_performance_abs_error_sum_total",
-        "counter",
-        "1",
-        _P,
-        "Regression: sum of |actual - predicted| over joined predictions.",
-    ),
-    _d(
-        "otelml_performance_squared_error_sum_total",
-        "counter",
-        "1",
-        _P,
-        "Regression: sum of (actual - predicted)^2 over joined predictions.",
-    ),
-    _d(
-        "otelml_performance_logloss_sum_total",
-        "counter",
-        "1",
-        _P,
-        "Classification: sum of log loss over joined predictions with scores.",
-    ),
-    _d(
-        "otelml_performance_brier_sum_total",
-        "counter",
-        "1",
-        _P,
-        "Classification: sum of Brier loss (scikit-learn's scale) over joined predictions with "
-        "scores.",
-    ),
-    _d(
-        "otelml_performance_score",
-        "histogram",
-        "1",
-        (*_P, "actual"),
-        "Binary classification: positive-class scores of joined predictions by actual label, "
-        "on 20 uniform bins (ROC / PR curves by recording rules).",
-    ),
-    _d(
-        "otelml_performance_metric",
-        "gauge",
-        "1",
-        (*_P, "metric"),
-        "Realised performance of the predictions made in the performance window that have an "
-        "actual so far.",
-    ),
-    _d(
-        "otelml_performance_estimated",
-        "gauge",
-        "1",
-        (*_P, "metric"),
-        "Performance of all the window's predictions estimated without labels (CBPE; binary "
-        "classifiers whose baseline has labelled reference scores).",
-    ),
-    _d(
-        "otelml_performance_baseline",
-        "gauge",
-        "1",
-        (*_P, "metric"),
-        "Reference performance of the model version's baseline.",
-    ),
-    _d(
-        "otelml_performance_status",
-        "gauge",
-        "1",
-        _P,
-        "Performance status: 0 ok, 1 degraded, -1 insufficient data (too few labels or no "
-        "reference).",
-    ),
-    _d(
-        "otelml_performance_estimate_divergence",
-        "gauge",
-        "1",
-        (*_P, "metric"),
-        "1 when the realised metric leaves the CBPE estimate's bound for the same labelled "
-        "predictions (the estimate is not valid: concept drift), else 0.",
-    ),
-    _d(
-        "otelml_label_coverage_ratio",
-        "gauge",
-        "1",
-        _P,
-        "Share of the performance window's predictions that have an actual so far.",
-    ),
-    _d(
-        "otelml_label_delay_seconds",
-        "histogram",
-        "s",
-        _M,
-        "Time from a prediction to its actual, for joined predictions.",
-    ),
-    _d(
-        "otelml_actuals_total",
-        "counter",
-        "{actual}",
-        ("model", "outcome"),
-        "Actuals by what happened: joined, pending (waited for its prediction), duplicate "
-        "(replaced an earlier actual), rejected, expired (waited past the horizon or the size "
-        "bound).",
-    ),
-    _d(
-        "otelml_predictions_pending",
-        "gauge",
-        "{prediction}",
-        ("model",),
-        "Predictions waiting for an actual.",
-    ),
-    _d(
-        "otelml_actuals_pending",
-        "gauge",
-        "{actual}",
-        ("model",),
-        "Actuals waiting for their prediction.",
-    ),
-    _d(
-        "otelml_predictions_expired_total",
-        "counter",
-        "{prediction}",
-        ("model",),
-        "Predictions that expired without an actual (horizon or size bound).",
-    ),
-    _d(
-        "otelml_join_rejected_total",
-        "counter",
-        "{record}",
-        ("event", "reason"),
-        "ml.prediction / ml.actual records refused by the join, by reason (unknown_model, "
-        "malformed_value, malformed_record, too_long, incompatible_actual).",
-    ),
-    _d(
-        "otelml_processor_received_total",
-        "counter",
-        "{item}",
-        ("signal",),
-        "Items (metric points, spans, log records) received.",
-    ),
-    _d(
-        "otelml_processor_accepted_total",
-        "counter",
-        "{item}",
-        ("signal",),
-        "Items acknowledged to the client.",
-    ),
-    _d(
-        "otelml_processor_rejected_total",
-        "counter",
-        "{item}",
-        ("signal", "reason"),
-        "Items refused, by reason.",
-    ),
-    _d(
-        "otelml_processor_overflow_total",
-        "counter",
-        "{item}",
-        ("limit",),
-        "Items relabelled __overflow__ or dropped by a cardinality cap, by limit.",
-    ),
-    _d(
-        "otelml_processor_events_total",
-        "counter",
-        "{record}",
-        ("event",),
-        "otelml log events received, by event name.",
-    ),
-    _d(
-        "otelml_processor_evaluation_duration_seconds",
-        "histogram",
-        "s",
-        (),
-        "Wall time of one evaluation run over every model due.",
-    ),
-    _d(
-        "otelml_processor_queue_depth",
-        "gauge",
-        "{request}",
-        (),
-        "Requests waiting for the storage writer.",
-    ),
-    _d("otelml_processor_db_size_bytes", "gauge", "By", (), "Size of the SQLite database."),
-)
-"""Every metric the processor emits."""
-
-METRICS_BY_NAME = {m.name: m for m in METRICS}
-
-
-@dataclass(frozen=True, slots=True)
-class HistogramPoint:
-    """An explicit-bucket histogram point: non-cumulative ``counts`` over ``bounds`` (+ +Inf)."""
-
-    labels: tuple[str, ...]
-    bounds: tuple[float, ...]
-    counts: tuple[int, ...]
-    sum: float
-    count: int
-
-
-@dataclass(slots=True)
-class Family:
-    """The points of one metric at one collection."""
-
-    metric: MetricDef
-    samples: list[tuple[tuple[str, ...], float]] = field(default_factory=list)
-    histograms: list[HistogramPoint] = field(default_factory=list)
 
 
 class SeriesLimiter:
@@ -774,84 +409,6 @@ def collect(ctx: ProcessorContext) -> list[Family]:
     totals = _totals_part(ctx)
     evaluation = _evaluation_part(ctx).families
     return [*totals, *evaluation, *_performance_part(ctx), *_self_part(ctx)]
-
-
-# -- text exposition ---------------------------------------------------------------------------
-
-
-def escape_label(value: str) -> str:
-    """Return a label value escaped for the text format (backslash, quote, newline)."""
-    if "\\" not in value and '"' not in value and "\n" not in value:
-        return value
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def format_value(v: float) -> str:
-    """Return a sample value as the text format writes it."""
-    if v != v:
-        return "NaN"
-    if v in (math.inf, -math.inf):
-        return "+Inf" if v > 0 else "-Inf"
-    if v == int(v) and abs(v) < 1e15:
-        return str(int(v))
-    return repr(float(v))
-
-
-class _LabelWriter:
-    """Renders label sets; pairs and the leading five values are cached (they repeat a lot)."""
-
-    def __init__(self) -> None:
-        self._pairs: dict[tuple[str, str], str] = {}
-        self._heads: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
-
-    def _pair(self, name: str, value: str) -> str:
-        key = (name, value)
-        p = self._pairs.get(key)
-        if p is None:
-            p = self._pairs[key] = f'{name}="{escape_label(value)}"'
-        return p
-
-    def __call__(self, names: tuple[str, ...], values: tuple[str, ...]) -> str:
-        if not names:
-            return ""
-        hk = (names[:5], values[:5])
-        head = self._heads.get(hk)
-        if head is None:
-            head = self._heads[hk] = ",".join(map(self._pair, names[:5], values[:5]))
-        if len(names) <= 5:
-            return "{" + head + "}"
-        tail = ",".join(map(self._pair, names[5:], values[5:]))
-        return "{" + head + "," + tail + "}"
-
-
-def render(families: Iterable[Family]) -> str:
-    """Return the families in the Prometheus text exposition format 0.0.4."""
-    out: list[str] = []
-    labels = _LabelWriter()
-    for fam in families:
-        m = fam.metric
-        if not fam.samples and not fam.histograms:
-            continue
-        out.append(f"# HELP {m.name} {_escape_help(m.help)}")
-        out.append(f"# TYPE {m.name} {m.type}")
-        names = m.labels
-        for values, value in fam.samples:
-            out.append(f"{m.name}{labels(names, values)} {format_value(value)}")
-        bucket_names = (*names, "le")
-        for hp in fam.histograms:
-            cum = np.cumsum(np.asarray(hp.counts, dtype=np.int64)).tolist()
-            _, les = _les(hp.bounds)
-            for le, c in zip(les, cum, strict=True):
-                out.append(f"{m.name}_bucket{labels(bucket_names, (*hp.labels, le))} {c}")
-            lab = labels(names, hp.labels)
-            out.append(f"{m.name}_sum{lab} {format_value(hp.sum)}")
-            out.append(f"{m.name}_count{lab} {int(hp.count)}")
-    out.append("")
-    return "\n".join(out)
 
 
 def exposition(ctx: ProcessorContext) -> str:

@@ -23,14 +23,12 @@ from opentelemetry.proto.common.v1 import common_pb2
 from otelml import semconv
 from otelml.processor.otlp import lazy_metrics
 from otelml.processor.points import (
-    HistBatch,
     PointError,
     count_value,
     expo_value,
-    hist_value,
 )
 from otelml.processor.state import PREDICTION_FEATURE, SeriesKey, Update, align
-from otelml.processor.temporality import HistPoint, Value
+from otelml.processor.temporality import Value
 
 NUMERIC, CATEGORY, MISSING, INVALID, ROWS = range(5)
 """Observation kinds: where a value goes in a :class:`FeatureWindow`."""
@@ -290,6 +288,9 @@ def ingest_metrics(request: Any, opts: IngestOptions, now: float) -> IngestResul
     ``request`` is best a :data:`~otelml.processor.otlp.LazyMetricsRequest` (what the
     receivers decode); a regular one is re-encoded first.
     """
+    # Imported here, not at the top: ingest_hist builds on this module's parsing helpers.
+    from otelml.processor.ingest_hist import histograms
+
     request = lazy_metrics(request)
     res = IngestResult("metrics", now, request)
     for rm in request.resource_metrics:
@@ -320,7 +321,7 @@ def ingest_metrics(request: Any, opts: IngestOptions, now: float) -> IngestResul
                     prefix = resource + f"\x00{sm.scope.name}\x00{m.name}\x00".encode()
                 points = data.data_points  # type: ignore[union-attr]
                 if kind == "histogram":
-                    _histograms(res, m.name, spec, points, prefix, opts)
+                    histograms(res, m.name, spec, points, prefix, opts)
                 else:
                     value_of = expo_value if kind == "exponential_histogram" else count_value
                     _points(res, m.name, spec, points, prefix, opts, value_of)
@@ -345,13 +346,6 @@ class _Clock:
                 self.result = exc
             self.last = t
         return self.result
-
-
-def _stream(prefix: bytes | None, parsed: _Parsed, start: int) -> str | None:
-    if prefix is None:
-        return None
-    stream = parsed.streams.get((prefix, start))
-    return _stream_id(prefix, parsed, start) if stream is None else stream
 
 
 def _points(
@@ -391,88 +385,3 @@ def _points(
             if stream is None:
                 stream = _stream_id(prefix, parsed, start)
         append(Observation(parsed.key, ws, obs_kind, parsed.label, value, stream, start, t))
-
-
-def _histograms(
-    res: IngestResult,
-    name: str,
-    spec: _MetricSpec,
-    points: Any,
-    prefix: bytes | None,
-    opts: IngestOptions,
-) -> None:
-    """Add the observations of one explicit-bucket histogram metric.
-
-    The loop only collects each point's fields (bounds and bucket counts as their packed bytes);
-    the bucket counts of all points with one layout are then checked by numpy at once
-    (:class:`~otelml.processor.points.HistBatch`). Points are refused for the same reasons, in
-    the same order of checks and of points, as :func:`hist_value` point by point gives.
-    """
-    clock = _Clock(res.now, opts)
-    limit = opts.max_attribute_length
-    cache = _cache(name)
-    batch = HistBatch()
-    add = batch.add
-    # Columns of the points that passed the checks made in the loop.
-    order: list[int] = []
-    keys: list[SeriesKey] = []
-    labels: list[str] = []
-    rows: list[int] = []
-    windows: list[int | PointError] = []
-    streams: list[str | None] = []
-    starts: list[int] = []
-    times: list[int] = []
-    refused: list[tuple[int, PointError]] = []
-    for i, dp in enumerate(points):
-        try:
-            raw = tuple(dp.attributes)
-            parsed = cache.get(raw)
-            if type(parsed) is not _Parsed or parsed.longest > limit:
-                parsed = _attrs(name, spec, raw, limit, cache)
-            b, c = dp.explicit_bounds, dp.bucket_counts
-            braw = b[0] if len(b) == 1 else b"".join(b)
-            craw = c[0] if len(c) == 1 else b"".join(c)
-            if braw and craw:
-                rows.append(add(braw, craw, dp))
-            else:  # unpacked arrays (legal, rare) or no buckets: decode the point fully
-                rows.append(batch.add_value(_full_hist(dp)))
-        except PointError as exc:
-            refused.append((i, exc))
-            continue
-        order.append(i)
-        keys.append(parsed.key)
-        labels.append(parsed.label)
-        t = dp.time_unix_nano
-        times.append(t)
-        windows.append(clock.result if t == clock.last else clock.window(t))
-        start = dp.start_time_unix_nano
-        starts.append(start)
-        stream = None
-        if prefix is not None:
-            stream = parsed.streams.get((prefix, start))
-            if stream is None:
-                stream = _stream_id(prefix, parsed, start)
-        streams.append(stream)
-    values = batch.finish()
-    obs_kind = spec.obs_kind
-    append = res.observations.append
-    for i, key, label, row, ws, stream, start, t in zip(
-        order, keys, labels, rows, windows, streams, starts, times, strict=True
-    ):
-        value = values[row]
-        if isinstance(value, PointError):
-            refused.append((i, value))
-        elif isinstance(ws, PointError):
-            refused.append((i, ws))
-        else:
-            append(Observation(key, ws, obs_kind, label, value, stream, start, t))
-    if refused:
-        refused.sort(key=lambda x: x[0])  # reasons in point order, as checked one by one
-        for _, err in refused:
-            res.reject(err.reason, f"{name}: {err}")
-
-
-def _full_hist(dp: Any) -> HistPoint:
-    from opentelemetry.proto.metrics.v1 import metrics_pb2
-
-    return hist_value(metrics_pb2.HistogramDataPoint.FromString(dp.SerializeToString()))

@@ -39,9 +39,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from otelml import semconv
+from otelml.processor._writer import Batch, GroupCommitWriter, immediate_transaction, open_wal
 from otelml.processor.ingest import LogEvent
 from otelml.processor.pending import (
     ACTUALS,
@@ -69,7 +70,17 @@ OUTCOMES: tuple[str, ...] = ("joined", "pending", "duplicate", "rejected", "expi
 
 CellKey = tuple[str, str, str, str, int]
 SeriesKey4 = tuple[str, str, str, str]
-_STOP = object()
+
+
+_R = TypeVar("_R", Prediction, Actual)
+
+
+def _by_model(records: list[_R]) -> list[tuple[str, list[_R], list[str]]]:
+    """Return ``(model, records, distinct ids)`` per model, in order of first appearance."""
+    groups: dict[str, list[_R]] = {}
+    for r in records:
+        groups.setdefault(r.model, []).append(r)
+    return [(m, g, list(dict.fromkeys(r.id for r in g))) for m, g in groups.items()]
 
 
 class JoinBackpressure(Backpressure):
@@ -148,8 +159,13 @@ class Joins:
         self.synchronous = config.storage.synchronous
         self.known_model = known_model
         self.clock = clock
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=j.queue_size)
-        self._max_batch = config.storage.max_batch
+        self._writer: GroupCommitWriter[list[LogEvent] | None] = GroupCommitWriter(
+            "otelml-joins",
+            self._write_batch,
+            self._maybe_expire,
+            queue_size=j.queue_size,
+            max_batch=config.storage.max_batch,
+        )
         self._lock = threading.Lock()
         self._cells: dict[CellKey, Cell] = {}
         self._counters: dict[tuple[str, str], int] = {}
@@ -160,7 +176,6 @@ class Joins:
         self._segments: dict[str, set[str]] = {}
         self._conn: sqlite3.Connection | None = None
         self._tables: JoinTables | None = None
-        self._thread: threading.Thread | None = None
         self._closed = False
         self._last_expire = 0.0
         self.generation = 0
@@ -170,13 +185,10 @@ class Joins:
 
     def open(self) -> None:
         """Open the tables, load the state, and start the writer; idempotent."""
-        if self._thread is not None:
+        if self._writer.running:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={'FULL' if self.synchronous == 'full' else 'NORMAL'}")
-        conn.execute("PRAGMA busy_timeout=10000")
+        conn = open_wal(self.path, self.synchronous)
         # Joins look ids up at random in tables of millions of rows: SQLite's default 2 MB page
         # cache would make most lookups disk reads.
         conn.execute("PRAGMA cache_size=-65536")
@@ -191,25 +203,14 @@ class Joins:
         self._pending_actuals = t.counts(ACTUALS)
         self._models = {m for (m, name) in self._counters if name == "predictions"}
         self._models.update(self._pending)
-        self._thread = threading.Thread(target=self._run, name="otelml-joins", daemon=True)
-        self._thread.start()
+        self._writer.start()
 
     def close(self, timeout: float = 30.0) -> None:
         """Finish the queued requests and close the connection; idempotent."""
         if self._closed:
             return
         self._closed = True
-        if self._thread is not None:
-            self._queue.put(_STOP)
-            self._thread.join(timeout)
-            self._thread = None
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is not _STOP:
-                item[1].set_exception(JoinBackpressure("the join is shutting down"))
+        self._writer.stop(timeout, lambda: JoinBackpressure("the join is shutting down"))
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -221,14 +222,12 @@ class Joins:
 
         Raises :class:`JoinBackpressure` when the queue is full or the join is closing.
         """
-        if self._closed or self._thread is None:
+        if self._closed or not self._writer.running:
             raise JoinBackpressure("the join is not running")
-        fut: concurrent.futures.Future[None] = concurrent.futures.Future()
         try:
-            self._queue.put_nowait((list(events), fut))
+            return self._writer.submit(list(events))
         except queue.Full:
             raise JoinBackpressure("join queue full") from None
-        return fut
 
     __call__ = submit  # the pipeline's event hook
 
@@ -238,9 +237,7 @@ class Joins:
 
     def expire(self) -> None:
         """Run expiry and retention now (waits for the writer)."""
-        fut: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._queue.put((None, fut))
-        fut.result(60)
+        self._writer.put(None).result(60)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -303,30 +300,8 @@ class Joins:
 
     # -- the writer ----------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        stop = False
-        while not stop:
-            try:
-                item = self._queue.get(timeout=1.0)
-            except queue.Empty:
-                self._maybe_expire()
-                continue
-            batch = []
-            while True:
-                if item is _STOP:
-                    stop = True
-                else:
-                    batch.append(item)
-                if len(batch) >= self._max_batch:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            if batch:
-                forced = any(events is None for events, _ in batch)
-                self._write(batch, expire=forced)
-            self._maybe_expire()
+    def _write_batch(self, batch: Batch[list[LogEvent] | None]) -> None:
+        self._write(batch, expire=any(events is None for events, _ in batch))
 
     def _maybe_expire(self) -> None:
         if time.monotonic() - self._last_expire >= self.expire_interval_s:
@@ -334,15 +309,14 @@ class Joins:
 
     def _write(
         self,
-        batch: list[tuple[list[LogEvent] | None, concurrent.futures.Future[None]]],
+        batch: Batch[list[LogEvent] | None],
         *,
         expire: bool = False,
     ) -> None:
         assert self._conn is not None
         b = _Batch(self)
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate_transaction(self._conn):
                 preds: list[Prediction] = []
                 acts: list[Actual] = []
                 for events, _ in batch:
@@ -359,10 +333,6 @@ class Joins:
                     self._last_expire = time.monotonic()
                     self._expire(b)
                 self._persist(b)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
         except Exception as exc:
             log.exception("the ground-truth join failed to store %d requests", len(batch))
             for _, fut in batch:
@@ -452,11 +422,7 @@ class Joins:
     def _predictions(self, preds: list[Prediction], b: _Batch) -> None:
         assert self._tables is not None
         t = self._tables
-        by_model: dict[str, list[Prediction]] = {}
-        for p in preds:
-            by_model.setdefault(p.model, []).append(p)
-        for model, group in by_model.items():
-            ids = list(dict.fromkeys(p.id for p in group))
+        for model, group, ids in _by_model(preds):
             seen = set(t.lookup(PREDICTIONS, model, ids)) | set(t.lookup(JOINED, model, ids))
             orphans = t.lookup(ACTUALS, model, ids)
             new_pending = []
@@ -498,15 +464,11 @@ class Joins:
     def _actuals(self, acts: list[Actual], b: _Batch) -> None:
         assert self._tables is not None
         t = self._tables
-        by_model: dict[str, list[Actual]] = {}
-        for a in acts:
-            by_model.setdefault(a.model, []).append(a)
-        for model, group in by_model.items():
+        for model, group, ids in _by_model(acts):
             if not self._is_known(model, b):
                 b.reject(semconv.ACTUAL_EVENT, "unknown_model", len(group))
                 b.count(UNKNOWN_MODEL, "rejected", len(group))
                 continue
-            ids = list(dict.fromkeys(a.id for a in group))
             joined = t.lookup(JOINED, model, ids)
             pending = t.lookup(PREDICTIONS, model, ids)
             orphans = t.lookup(ACTUALS, model, ids)

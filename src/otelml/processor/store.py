@@ -24,12 +24,11 @@ import logging
 import os
 import queue
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+from otelml.processor._writer import GroupCommitWriter, immediate_transaction, open_wal
 from otelml.processor.ingest import (
     IngestOptions,
     IngestResult,
@@ -66,9 +65,6 @@ class Backpressure(Exception):
 
 class StorageError(Exception):
     """The write failed; nothing of the request was applied."""
-
-
-_STOP = object()
 
 
 def _encode(result: IngestResult) -> tuple[float, str, bytes | str]:
@@ -138,9 +134,15 @@ class Store:
         self.clock = clock
         self._max_streams = max_streams
         self._stream_ttl_s = stream_ttl_s
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        self._writer: GroupCommitWriter[IngestResult] = GroupCommitWriter(
+            "otelml-store-writer",
+            self._write,
+            self._maybe_compact,
+            queue_size=queue_size,
+            max_batch=max_batch,
+            poll_s=min(1.0, compact_interval_s),
+        )
         self._conn: sqlite3.Connection | None = None
-        self._thread: threading.Thread | None = None
         self._closed = False
         self._last_compact = 0.0
         self.tracker: TemporalityTracker | None = None
@@ -152,13 +154,10 @@ class Store:
 
     def open(self) -> None:
         """Open (or create) the database, rebuild the state, and start the writer thread."""
-        if self._thread is not None:
+        if self._writer.running:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={'FULL' if self.synchronous == 'FULL' else 'NORMAL'}")
-        conn.execute("PRAGMA busy_timeout=10000")
+        conn = open_wal(self.path, self.synchronous)
         conn.executescript(_SCHEMA)
         self._conn = conn
         created_ns = self._meta("created_ns", str(time.time_ns()))
@@ -166,8 +165,7 @@ class Store:
         self.tracker = TemporalityTracker(int(created_ns), self._max_streams, self._stream_ttl_s)
         self._rebuild()
         self._last_compact = time.monotonic()
-        self._thread = threading.Thread(target=self._run, name="otelml-store-writer", daemon=True)
-        self._thread.start()
+        self._writer.start()
 
     def _meta(self, key: str, default: str) -> str:
         assert self._conn is not None
@@ -213,17 +211,7 @@ class Store:
         if self._closed:
             return
         self._closed = True
-        if self._thread is not None:
-            self._queue.put(_STOP)
-            self._thread.join(timeout)
-            self._thread = None
-        while True:  # requests that raced with the stop marker
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is not _STOP:
-                item[1].set_exception(Backpressure("the store is shutting down"))
+        self._writer.stop(timeout, lambda: Backpressure("the store is shutting down"))
         if self._conn is not None:
             if compact:
                 self._compact()
@@ -239,20 +227,18 @@ class Store:
         """
         if self._closed:
             raise Backpressure("the store is shutting down")
-        fut: concurrent.futures.Future[None] = concurrent.futures.Future()
         try:
-            self._queue.put_nowait((result, fut))
+            return self._writer.submit(result)
         except queue.Full:
             raise Backpressure("write queue full") from None
-        return fut
 
     def is_full(self) -> bool:
         """Return whether a submit now would be refused."""
-        return self._closed or self._queue.full()
+        return self._closed or self._writer.is_full()
 
     def queue_depth(self) -> int:
         """Return how many requests wait for the writer."""
-        return self._queue.qsize()
+        return self._writer.depth()
 
     def db_size(self) -> int:
         """Return the database's size on disk in bytes (main file + WAL)."""
@@ -261,43 +247,14 @@ class Store:
 
     # -- the writer thread ---------------------------------------------------------------------
 
-    def _run(self) -> None:
-        stop = False
-        while not stop:
-            try:
-                item = self._queue.get(timeout=min(1.0, self.compact_interval_s))
-            except queue.Empty:
-                self._maybe_compact()
-                continue
-            batch = []
-            while True:
-                if item is _STOP:
-                    stop = True
-                else:
-                    batch.append(item)
-                if len(batch) >= self.max_batch:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            if batch:
-                self._write(batch)
-            self._maybe_compact()
-
     def _write(self, batch: list[tuple[IngestResult, concurrent.futures.Future[None]]]) -> None:
         assert self._conn is not None
         try:
             rows = [_encode(r) for r, _ in batch]
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate_transaction(self._conn):
                 self._conn.executemany(
                     "INSERT INTO otelml_log(received_at, kind, data) VALUES (?, ?, ?)", rows
                 )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
         except Exception as exc:
             log.exception("storing %d requests failed", len(batch))
             for _, fut in batch:
@@ -329,7 +286,7 @@ class Store:
 
     def compact(self) -> None:
         """Fold the log into window rows now (tests; the writer does it on its own)."""
-        if self._thread is not None:
+        if self._writer.running:
             raise RuntimeError("compact() from outside the writer while it runs")
         self._compact()
 
@@ -351,8 +308,7 @@ class Store:
             for sid, (t, v) in changed.items()
         ]
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate_transaction(self._conn):
                 self._conn.executemany(
                     "INSERT OR REPLACE INTO otelml_windows VALUES (?, ?, ?, ?, ?, ?, ?)",
                     window_rows,
@@ -365,10 +321,6 @@ class Store:
                 )
                 self._conn.execute("DELETE FROM otelml_windows WHERE window_start < ?", (cutoff,))
                 self._conn.execute("DELETE FROM otelml_log")
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
         except Exception:
             log.exception("compaction failed; the log is kept and retried later")
             self.aggregator.mark_dirty(dirty.keys())

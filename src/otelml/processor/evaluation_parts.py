@@ -1,0 +1,64 @@
+"""How one window compares with its reference: the sketch on the reference's bins, the kind,
+and the data-quality rates (the evaluator's per-series helpers)."""
+
+from __future__ import annotations
+
+from otelml.processor import freeze
+from otelml.processor.evaluation_types import QUALITY_ISSUES
+from otelml.processor.state import FeatureWindow
+from otelml.stats.baseline import FeatureBaseline
+from otelml.stats.categorical import CategoryCounts
+from otelml.stats.histogram import FixedHistogram
+
+
+def current_sketch(ref: FeatureBaseline, w: FeatureWindow) -> FixedHistogram | CategoryCounts:
+    """Return a window's data counted on the reference's bins (numeric) or categories."""
+    if ref.kind == "numeric":
+        return freeze.on_edges(w.numeric_parts(), ref.edges)
+    cats: CategoryCounts = w.categories if w.categories is not None else CategoryCounts()
+    return cats
+
+
+def kind_of(w: FeatureWindow) -> str:
+    """Return ``categorical`` when the window holds categories, else ``numeric``."""
+    return "categorical" if w.categories is not None and w.categories.count else "numeric"
+
+
+def quality_rates(
+    ref: FeatureBaseline | None,
+    w: FeatureWindow,
+    sketch: FixedHistogram | CategoryCounts | None,
+) -> tuple[dict[str, float], dict[str, float], str]:
+    """Return the window's issue rates, the reference's, and the quality status.
+
+    Without a reference only the counted issues (missing, NaN, inf, wrong type) have rates.
+    """
+    from otelml.stats.quality import quality_report
+
+    nan, inf = w.invalid.get("nan", 0), w.invalid.get("inf", 0)
+    mismatch = w.invalid.get("type_mismatch", 0)
+    if ref is None or sketch is None:
+        rows = w.rows
+        q = dict.fromkeys(QUALITY_ISSUES, 0.0)
+        if rows > 0:
+            q.update(missing=w.missing / rows, nan=nan / rows, inf=inf / rows)
+            q["type_mismatch"] = mismatch / rows
+        return q, dict.fromkeys(QUALITY_ISSUES, 0.0), "insufficient_data"
+    if isinstance(sketch, FixedHistogram) and (nan or inf) and not sketch.nan_count:
+        # The apps count NaN / inf apart (ml.feature.invalid), not in the histogram.
+        sketch = FixedHistogram.from_counts(
+            sketch.edges,
+            sketch.counts,
+            sum=sketch.sum,
+            min=sketch.min,
+            max=sketch.max,
+            nan_count=nan,
+            posinf_count=inf,
+        )
+    report = quality_report(ref, sketch, missing=w.missing, type_mismatch=mismatch)
+    current = dict.fromkeys(QUALITY_ISSUES, 0.0)
+    baseline = dict.fromkeys(QUALITY_ISSUES, 0.0)
+    for issue, qi in report.issues.items():
+        current[issue] = qi.current_rate
+        baseline[issue] = qi.baseline_rate
+    return current, baseline, report.status
