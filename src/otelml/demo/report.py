@@ -5,7 +5,8 @@ drift and quality tables from the last evaluation (``GET .../status``), current 
 baseline distributions on the baseline's bins (the evaluation window's shares that ``/metrics``
 exports as ``otelml_feature_bin_share``), drift over time from the feature history API, plus
 the demo's own sections: the story's phases, a status strip, data quality and performance over
-time (sampled by the demo as it ran).
+time (sampled by the demo as it ran). The processor-backed parts are
+:mod:`otelml.report.processor`'s, shared with ``otelml report --url``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from otelml.demo.client import ApiClient, samples
 from otelml.demo.report_time import (
     drift_over_time,
     performance_over_time,
@@ -29,95 +29,34 @@ from otelml.demo.scenario import (
     PHASES,
     VERSION,
 )
-from otelml.demo.snapshot import (
-    PERFORMANCE_METRICS,
-    PREDICTION,
-    STATUS_ORDER,
-    FeatureRow,
-    Snapshot,
+from otelml.report.client import ApiClient
+from otelml.report.html import FeatureView, render_page, table
+from otelml.report.processor import (
+    current_shares,
+    performance_table,
+    sketch_from_shares,
 )
-from otelml.report.html import FeatureView, QualityFigures, render_page, table
+from otelml.report.processor import feature_views as _feature_views
+from otelml.report.snapshot import PREDICTION, FeatureRow, Snapshot
 from otelml.report.svg import esc
-from otelml.report.views import feature_chart
-from otelml.stats.baseline import Baseline, FeatureBaseline
+from otelml.stats.baseline import Baseline
+
+__all__ = [
+    "build_report",
+    "current_shares",
+    "feature_views",
+    "performance_table",
+    "phases_table",
+    "sketch_from_shares",
+    "write_report",
+]
 
 
-def current_shares(text: str, model: str, version: str) -> dict[str, dict[str, float]]:
-    """Return feature -> bin label -> current share of the last evaluation, from ``/metrics``."""
-    out: dict[str, dict[str, float]] = {}
-    for name, labels, value in samples(text, "otelml_feature_bin_share"):
-        if name != "otelml_feature_bin_share" or labels.get("source") != "current":
-            continue
-        if labels.get("model") != model or labels.get("version") != version:
-            continue
-        if labels.get("segment", "") != "":
-            continue
-        out.setdefault(labels.get("feature", ""), {})[labels.get("bin", "")] = value
-    return out
-
-
-def sketch_from_shares(fb: FeatureBaseline, shares: Mapping[str, float], n: int) -> Any:
-    """Return a sketch on ``fb``'s bins holding ``n`` values split as ``shares``."""
-    from otelml.stats.categorical import CategoryCounts
-    from otelml.stats.histogram import FixedHistogram
-
-    if fb.kind == "numeric":
-        counts = [round(shares.get(str(i), 0.0) * n) for i in range(len(fb.edges) + 1)]
-        return FixedHistogram.from_counts(list(fb.edges), counts)
-    cats = CategoryCounts()
-    cats.update_counts({c: round(s * n) for c, s in shares.items() if s > 0})
-    return cats
-
-
-def _quality(row: FeatureRow, kind: str) -> QualityFigures:
-    q, r = row.quality, row.reference_quality
-    fig = QualityFigures(
-        rows=row.rows,
-        missing=q.get("missing", 0.0),
-        missing_baseline=r.get("missing", 0.0),
-        nan=q.get("nan"),
-        nan_baseline=r.get("nan"),
-        inf=q.get("inf"),
-        inf_baseline=r.get("inf"),
-        out_of_range=q.get("out_of_range") if kind == "numeric" else None,
-        new_categories=q.get("new_category") if kind == "categorical" else None,
-    )
-    if row.quality_status in ("warning", "alert"):
-        # The API gives one quality status per feature: mark the issues that rose.
-        fig.statuses = {k: row.quality_status for k, v in q.items() if v >= r.get(k, 0.0) + 0.01}
-    return fig
-
-
-def feature_views(snap: Snapshot, baseline: Baseline, text: str) -> list[FeatureView]:
+def feature_views(snap: Snapshot, baseline: Baseline, text: str = "") -> list[FeatureView]:
     """Return one report view per evaluated feature and the prediction, most drifted first."""
-    shares = current_shares(text, MODEL, VERSION)
-    rows = sorted(snap.features, key=lambda f: (STATUS_ORDER.get(f.status, 9), f.name))
-    pairs: list[tuple[FeatureRow, FeatureBaseline | None, str, str]] = [
-        (f, baseline.features.get(f.name), f.name, "feature") for f in rows
-    ]
-    if snap.prediction is not None:
-        pairs.append((snap.prediction, baseline.prediction, PREDICTION, "prediction"))
-    views = []
-    for row, fb, key, role in pairs:
-        sketch = None
-        if fb is not None and key in shares:
-            sketch = sketch_from_shares(fb, shares[key], row.n_current)
-        views.append(
-            FeatureView(
-                name="prediction (score)" if role == "prediction" else row.name,
-                kind=row.kind,
-                status=row.status,
-                method=row.method,
-                statistic=row.statistic,
-                p_value=row.p_value,
-                effect_size=row.effect_size,
-                importance=row.importance,
-                notes=_notes(row),
-                quality=None if fb is None else _quality(row, fb.kind),
-                chart="" if fb is None else feature_chart(fb, sketch, row.status),
-            )
-        )
-    return views
+    if text and not snap.metrics_text:
+        snap.metrics_text = text
+    return _feature_views(snap, baseline, model=MODEL, version=VERSION, notes=_notes)
 
 
 def _notes(row: FeatureRow) -> list[str]:
@@ -127,33 +66,6 @@ def _notes(row: FeatureRow) -> list[str]:
     if row.name == MISSING_COLUMN:
         notes.append("the story empties 40% of it")
     return notes
-
-
-def performance_table(perf: Any) -> str:
-    """Return the final realised / estimated / baseline figures as a table."""
-    from otelml.report.html import fmt_num
-
-    metrics = [m for m in PERFORMANCE_METRICS if m in perf.realised or m in perf.estimated]
-    if not metrics:
-        return ""
-    rows = [
-        [
-            f"<td>{esc(m)}</td>",
-            f'<td class="num">{fmt_num(perf.realised.get(m))}</td>',
-            f'<td class="num">{fmt_num(perf.estimated.get(m))}</td>',
-            f'<td class="num">{fmt_num(perf.baseline.get(m))}</td>',
-            f"<td>{'realised left the estimate' + chr(39) + 's band' if m in perf.diverged else ''}"
-            "</td>",
-        ]
-        for m in metrics
-    ]
-    cov = "" if perf.coverage is None else f"label coverage {100 * perf.coverage:.0f}% "
-    cov += f"({perf.labeled:,} of {perf.predictions:,} predictions in the window)"
-    return (
-        f'<p class="meta">Last performance window: {esc(cov)}; status '
-        f"{esc(perf.status or '–')}.</p>"
-        + table(["metric", "realised", "estimated (CBPE)", "baseline", "divergence"], rows)
-    )
 
 
 def phases_table(phase_starts: Sequence[float], end: float) -> str:

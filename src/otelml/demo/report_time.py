@@ -11,7 +11,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from otelml.demo.client import ApiClient
 from otelml.demo.scenario import (
     DRIFTED,
     MISSING_COLUMN,
@@ -20,29 +19,10 @@ from otelml.demo.scenario import (
     PHASES,
     VERSION,
 )
-from otelml.demo.snapshot import PREDICTION
+from otelml.report.client import ApiClient
+from otelml.report.history import feature_history, history_charts
+from otelml.report.snapshot import PREDICTION
 from otelml.report.svg import STATUS_COLORS, esc, line_chart
-
-
-def _threshold(method: str | None) -> float:
-    from otelml.stats.decision import DEFAULT_THRESHOLDS
-
-    return DEFAULT_THRESHOLDS.get(method or "", (0.1, 0.2))[1]
-
-
-def _history(client: ApiClient, name: str, t0: float) -> dict[float, float]:
-    answer = client.history(MODEL, VERSION, name)
-    if not answer.ok or not isinstance(answer.body, dict):
-        return {}
-    pts = {}
-    for p in answer.body.get("points") or []:
-        eff = p.get("effect_size")
-        # Too few rows for a decision: the effect size is noise, leave a gap.
-        undecided = eff is None or p.get("status") == "insufficient_data"
-        pts[round(float(p["time"]) - t0, 1)] = (
-            math.nan if undecided else float(eff) / _threshold(p.get("method"))
-        )
-    return pts
 
 
 def drift_over_time(client: ApiClient, features: Sequence[str], t0: float) -> str:
@@ -51,31 +31,21 @@ def drift_over_time(client: ApiClient, features: Sequence[str], t0: float) -> st
     Two charts, what the story drifts and what it leaves alone, so neither has more lines
     than colours.
     """
-    series = {
-        ("prediction" if name == PREDICTION else name): _history(client, name, t0)
-        for name in features
-    }
-    xs = sorted({t for pts in series.values() for t in pts if t >= 0})
-    if not xs:
+    series = {}
+    for name in features:
+        pts = feature_history(client, MODEL, VERSION, name, start=t0)
+        # Rounded to 0.1 s so that every feature's point of one evaluation shares an x.
+        series["prediction" if name == PREDICTION else name] = {
+            round(t - t0, 1): ratio for t, (ratio, _) in pts.items()
+        }
+    if not any(series.values()):
         return "<p>No evaluations were recorded.</p>"
     moved = [n for n in series if n in DRIFTED or n == "prediction"]
     groups = (
         ("drifted by the story", moved),
         ("left alone by the story", [n for n in series if n not in moved]),
     )
-    charts = [
-        line_chart(
-            xs,
-            {n: [series[n].get(t, math.nan) for t in xs] for n in names},
-            title=title,
-            x_format=lambda v: f"{v:.0f} s",
-            thresholds={"drift": 1.0, "warning": 0.5},
-            width=1000,
-            height=260,
-        )
-        for title, names in groups
-        if names
-    ]
+    charts = history_charts(series, [g for g in groups if g[1]], x_format=lambda v: f"{v:.0f} s")
     return (
         '<p class="meta">Effect size ÷ the drift threshold of the feature\'s method '
         "(Wasserstein for numbers, χ² for categories), per evaluation, from "

@@ -8,7 +8,9 @@ The page is one file with inline CSS and SVG; it loads nothing from the network 
 script. :mod:`otelml.report.svg` (charts), :mod:`otelml.report.html` (page parts) and
 :mod:`otelml.report.views` (baseline + sketch to chart and quality figures) are the pieces a
 report over the processor's time windows reuses; :mod:`otelml.report.offline` compares two
-datasets.
+datasets; :mod:`otelml.report.remote` reports on a model from a running processor (its API
+client, snapshot, views and history parts are in ``client``, ``snapshot``, ``processor`` and
+``history``, shared with the demo).
 """
 
 from __future__ import annotations
