@@ -13,7 +13,7 @@ import pytest
 import otelml.instrumentation as oi
 import otelml.testing
 from otelml import semconv
-from otelml.instrumentation import aggregate
+from otelml.instrumentation import _feature_state, aggregate
 from otelml.testing import Capture
 
 
@@ -62,7 +62,9 @@ def test_export_failure_never_reaches_reader(
 def test_threads_and_concurrent_collection_give_exact_counts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(aggregate, "FOLD_AT", 64)  # force many folds while threads record
+    # Force many folds while threads record (rows per series and values per feature).
+    monkeypatch.setattr(aggregate, "FOLD_AT", 64)
+    monkeypatch.setattr(_feature_state, "FOLD_AT", 64)
     with otelml.testing.capture(delta=True) as telemetry:
         f = oi.observe(model="conc", baseline={"x": [0.0, 1.0, 2.0]})(lambda row: 0.5)
         g = oi.observe(model="conc", baseline={"x": [0.0, 1.0, 2.0]}, feature_names=["x"])(

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import otelml.instrumentation as oi
-from otelml.instrumentation import aggregate, observer
+from otelml.instrumentation import _category_counting, _span_attributes, aggregate
 from otelml.instrumentation.aggregate import (
     CATEGORICAL,
     NUMERIC,
@@ -103,7 +103,7 @@ def test_object_column_counts_like_value_by_value(values: list[Any], kind: str |
 def test_object_counting_with_or_without_pandas_agrees(
     values: list[Any], pandas_at: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(aggregate, "_PANDAS_COUNT_AT", pandas_at)
+    monkeypatch.setattr(_category_counting, "_PANDAS_COUNT_AT", pandas_at)
     f = FeatureState("x", CATEGORICAL, None, 100)
     f.add_column(_object_array(values))
     assert _snapshot(f) == _per_value(CATEGORICAL, values)
@@ -280,7 +280,7 @@ def test_span_feature_attributes_same_with_and_without_plans(
     plans: bool, telemetry: Capture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if not plans:
-        monkeypatch.setattr(observer, "_MAX_SPAN_PLANS", 0)
+        monkeypatch.setattr(_span_attributes, "_MAX_SPAN_PLANS", 0)
     f = oi.observe(model="sp", span_features=True, mask_features=["secret"])(_one)
     g = oi.observe(model="sp2", span_features=["a", "c"])(_one)
     f({"a": 1.0, "b": 2, "c": True})

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from otelml.stats import exponential
-from otelml.stats._exp_index import BitIndexer, index_range
+from otelml.stats._exp_index import BitIndexer, index_range, map_to_index_scalar
 from otelml.stats.exponential import ExponentialHistogram, lower_boundary, map_to_index
 from otelml.stats.histogram import FixedHistogram
 
@@ -349,3 +349,40 @@ def test_large_batches_equal_the_reference_path(
     fast, ref = results
     assert fast == ref
     assert fast.count == x.size + narrow.size
+
+
+@pytest.mark.parametrize("scale", [-10, -3, 0, 1, 5, 12, 20])
+def test_scalar_index_equals_map_to_index(scale: int) -> None:
+    rng = np.random.default_rng(100 + scale)
+    v = np.concatenate(
+        [np.exp(rng.uniform(-740, 709, 3000)), 2.0**POW2_EXPONENTS, [5e-324, 1e-310, 1e-300]]
+    )
+    b = lower_boundary(map_to_index(v[:1000], scale), scale)
+    b = b[(b > 0) & np.isfinite(b)]
+    # Boundaries and their neighbours are where log2 alone would misplace a value.
+    v = np.concatenate([v, b, np.nextafter(b, np.inf), np.nextafter(b, 0.0)])
+    v = v[(v > 0) & np.isfinite(v)]
+    assert map_to_index_scalar(v.tolist(), scale) == map_to_index(v, scale).tolist()
+
+
+@pytest.mark.parametrize("max_size", [2, 20, 160])
+def test_small_batches_equal_the_array_path(monkeypatch: pytest.MonkeyPatch, max_size: int) -> None:
+    rng = np.random.default_rng(max_size)
+    batches = [
+        np.array([1.0]),
+        rng.lognormal(0, 1, 16),
+        -rng.lognormal(2, 3, 64),
+        np.concatenate([rng.normal(0, 1, 40), [0.0, -0.0, 5e-324, 2.0, -0.5, np.nan, np.inf]]),
+        1.0 + rng.uniform(0, 1e-5, 30),
+        rng.lognormal(0, 4, 300),
+    ]
+    results = []
+    for scalar, small in ((10**9, 10**9), (0, 10**9), (0, 0)):  # scalar, map_to_index, bits
+        monkeypatch.setattr(exponential, "_SCALAR_BATCH", scalar)
+        monkeypatch.setattr(exponential, "_SMALL_BATCH", small)
+        h = ExponentialHistogram(max_size=max_size, zero_threshold=1e-3)
+        for x in batches:
+            h.update_many(x)
+        results.append(h)
+    assert results[0] == results[1] == results[2]
+    assert results[0].count == sum(int(np.isfinite(x).sum()) for x in batches)

@@ -107,36 +107,26 @@ def _step(call: Call, step: Callable[[], Any]) -> Any:
 def _wrap_gen(fn: Callable[..., Any], obs: Observer) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
-        p = _pipes()
-        call = None if p is None else _begin(obs, p, args, kwargs)
+        call = _begin_stream(obs, args, kwargs)
         if call is None:
             return (yield from fn(*args, **kwargs))
-        _detach(obs, call)
-        obs.record_stream_inputs(call)
-        error: BaseException | None = None
-        try:
-            gen = _step(call, lambda: fn(*args, **kwargs))
-            item = _step(call, gen.__next__)
-            while True:
-                obs.finish(call, item, stream_item=True)
-                try:
-                    sent = yield item
-                except GeneratorExit:
-                    gen.close()
-                    raise
-                except BaseException as thrown:
-                    item = _step(call, lambda t=thrown: gen.throw(t))  # type: ignore[misc]
-                    continue
-                item = _step(call, lambda s=sent: gen.send(s))  # type: ignore[misc]
-        except StopIteration as stop:
-            return stop.value
-        except GeneratorExit:
-            raise
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            obs.finish_stream(call, error)
+        with _StreamEnd(obs, call):
+            try:
+                gen = _step(call, lambda: fn(*args, **kwargs))
+                item = _step(call, gen.__next__)
+                while True:
+                    obs.finish(call, item, stream_item=True)
+                    try:
+                        sent = yield item
+                    except GeneratorExit:
+                        gen.close()
+                        raise
+                    except BaseException as thrown:
+                        item = _step(call, lambda t=thrown: gen.throw(t))  # type: ignore[misc]
+                        continue
+                    item = _step(call, lambda s=sent: gen.send(s))  # type: ignore[misc]
+            except StopIteration as stop:
+                return stop.value
 
     return wrapper
 
@@ -144,38 +134,28 @@ def _wrap_gen(fn: Callable[..., Any], obs: Observer) -> Callable[..., Any]:
 def _wrap_async_gen(fn: Callable[..., Any], obs: Observer) -> Callable[..., Any]:
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-        p = _pipes()
-        call = None if p is None else _begin(obs, p, args, kwargs)
+        call = _begin_stream(obs, args, kwargs)
         if call is None:
             async for item in fn(*args, **kwargs):
                 yield item
             return
-        _detach(obs, call)
-        obs.record_stream_inputs(call)
-        error: BaseException | None = None
-        try:
-            agen = _step(call, lambda: fn(*args, **kwargs))
-            item = await _astep(call, agen.__anext__)
-            while True:
-                obs.finish(call, item, stream_item=True)
-                try:
-                    sent = yield item
-                except GeneratorExit:
-                    await agen.aclose()
-                    raise
-                except BaseException as thrown:
-                    item = await _astep(call, lambda t=thrown: agen.athrow(t))  # type: ignore[misc]
-                    continue
-                item = await _astep(call, lambda s=sent: agen.asend(s))  # type: ignore[misc]
-        except StopAsyncIteration:
-            return
-        except GeneratorExit:
-            raise
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            obs.finish_stream(call, error)
+        with _StreamEnd(obs, call):
+            try:
+                agen = _step(call, lambda: fn(*args, **kwargs))
+                item = await _astep(call, agen.__anext__)
+                while True:
+                    obs.finish(call, item, stream_item=True)
+                    try:
+                        sent = yield item
+                    except GeneratorExit:
+                        await agen.aclose()
+                        raise
+                    except BaseException as thrown:
+                        item = await _astep(call, lambda t=thrown: agen.athrow(t))  # type: ignore[misc]
+                        continue
+                    item = await _astep(call, lambda s=sent: agen.asend(s))  # type: ignore[misc]
+            except StopAsyncIteration:
+                return
 
     return wrapper
 
@@ -191,7 +171,12 @@ async def _astep(call: Call, step: Callable[[], Any]) -> Any:
         context.detach(token)
 
 
-def _detach(obs: Observer, call: Call) -> None:
+def _begin_stream(obs: Observer, args: Any, kwargs: Any) -> Call | None:
+    """Return the call of a generator's whole stream (None: run uninstrumented)."""
+    p = _pipes()
+    call = None if p is None else _begin(obs, p, args, kwargs)
+    if call is None:
+        return None
     # begin() made the span current; a generator must not keep it current across yields.
     if call.token is not None:
         token, call.token = call.token, None
@@ -199,6 +184,24 @@ def _detach(obs: Observer, call: Call) -> None:
             context.detach(token)
         except Exception as exc:
             GUARD.error("setup", exc)
+    obs.record_stream_inputs(call)
+    return call
+
+
+class _StreamEnd:
+    """Ends a stream's call on leaving: with the model's error, or none when closed early."""
+
+    __slots__ = ("call", "obs")
+
+    def __init__(self, obs: Observer, call: Call) -> None:
+        self.obs, self.call = obs, call
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, typ: object, exc: BaseException | None, tb: object) -> None:
+        # GeneratorExit is the consumer closing the stream, not a failure of the model.
+        self.obs.finish_stream(self.call, None if isinstance(exc, GeneratorExit) else exc)
 
 
 def observe(
@@ -232,30 +235,8 @@ def observe(
     validated now (``ConfigError`` names the bad one); every option is described in
     docs/instrumentation.md.
     """
-    cfg = make_config(
-        model=model,
-        version=version,
-        task=task,
-        environment=environment,
-        baseline=baseline,
-        id_from=id_from,
-        log_predictions=log_predictions,
-        segment_by=segment_by,
-        span_features=span_features,
-        mask_features=mask_features,
-        hash_features=hash_features,
-        feature_names=feature_names,
-        categorical=categorical,
-        classes=classes,
-        input_arg=input_arg,
-        inputs=inputs,
-        outputs=outputs,
-        max_categories=max_categories,
-        max_segments=max_segments,
-        max_features=max_features,
-        max_span_ids=max_span_ids,
-        max_string_length=max_string_length,
-    )
+    # The parameters are exactly make_config's options; nothing else is local yet.
+    cfg = make_config(**locals())
     bins = baseline_bins(cfg.baseline)  # load and validate the baseline now, not per call
 
     def decorate(fn: F) -> F:

@@ -9,33 +9,30 @@ from __future__ import annotations
 
 import contextvars
 import inspect
-import os
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from opentelemetry import context, trace
 
 from otelml import semconv
 from otelml.instrumentation import extract
+from otelml.instrumentation._baseline_bins import baseline_bins as baseline_bins
+from otelml.instrumentation._prediction_logs import log_predictions
+from otelml.instrumentation._segments import segment_groups
+from otelml.instrumentation._span_attributes import SpanAttributes
+from otelml.instrumentation._span_attributes import SpanPlan as SpanPlan
 from otelml.instrumentation.aggregate import ModelAggregator
-from otelml.instrumentation.config import ConfigError, ObserveConfig
+from otelml.instrumentation.config import ObserveConfig
 from otelml.instrumentation.flush import HUB
 from otelml.instrumentation.guard import GUARD
-from otelml.instrumentation.logs import LOGS
 from otelml.instrumentation.runtime import Pipes
 
 _LAST_IDS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
     "otelml_last_prediction_ids", default=()
 )
-_FIXED_SPAN_ATTRIBUTES = len(semconv.SPAN_ATTRIBUTES)
-_PLAIN_SPAN_TYPES = frozenset((float, int, bool))
-_MAX_SPAN_PLANS = 64  # distinct row key sets with a precomputed span plan; others go per value
-_NO_PLAN = object()
-SpanPlan = tuple[tuple[str, ...], tuple[int, ...] | None] | None
-"""Attribute keys of a row's span features and their positions (None: all, in order)."""
 
 
 def last_prediction_ids() -> tuple[str, ...]:
@@ -45,44 +42,6 @@ def last_prediction_ids() -> tuple[str, ...]:
     prediction logging is off for that model or telemetry is disabled.
     """
     return _LAST_IDS.get()
-
-
-def baseline_bins(
-    baseline: Any,
-) -> tuple[dict[str, tuple[float, ...]], dict[str, str], tuple[float, ...] | None]:
-    """Return (edges per numeric feature, kind per feature, prediction edges) of a baseline.
-
-    ``baseline``: None, a path to a baseline JSON file, an ``otelml.stats.Baseline``, or a
-    mapping of feature name to bin edges.
-    """
-    if baseline is None:
-        return {}, {}, None
-    if isinstance(baseline, (str, os.PathLike)):
-        from otelml.baselines import load_baseline
-
-        try:
-            baseline = load_baseline(baseline)
-        except Exception as exc:
-            raise ConfigError(f"baseline: cannot load {os.fspath(baseline)!r}: {exc}") from exc
-    if isinstance(baseline, Mapping):
-        edges = {}
-        for name, e in baseline.items():
-            arr = np.asarray(e, dtype=np.float64)
-            if arr.ndim != 1 or not np.all(np.isfinite(arr)) or np.any(np.diff(arr) <= 0):
-                raise ConfigError(f"baseline: edges of {name!r} must be finite and increasing")
-            edges[str(name)] = tuple(arr.tolist())
-        return edges, {k: "numeric" for k in edges}, None
-    features = getattr(baseline, "features", None)
-    if not isinstance(features, Mapping):
-        raise ConfigError(f"baseline: expected a path, a Baseline or a mapping, got {baseline!r}")
-    edges, kinds = {}, {}
-    for name, fb in features.items():
-        kinds[name] = fb.kind
-        if fb.kind == "numeric":
-            edges[name] = tuple(fb.edges)
-    pred = getattr(baseline, "prediction", None)
-    pred_edges = tuple(pred.edges) if pred is not None and pred.kind == "numeric" else None
-    return edges, kinds, pred_edges
 
 
 class Call:
@@ -144,11 +103,7 @@ class Observer:
         }
         self._agg: ModelAggregator | None = None
         self._segments: set[str] = set()
-        self._attr_keys: dict[str, str | None] = {}
-        self._span_plans: dict[tuple[str, ...], SpanPlan | object] = {}
-        self._max_span_features = max(
-            0, cfg.span_attribute_limit - _FIXED_SPAN_ATTRIBUTES - len(cfg.segment_by)
-        )
+        self._spans = SpanAttributes(cfg, self._identity)
 
     # ------------------------------------------------------------------ zone 1
     def begin(self, pipes: Pipes, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
@@ -280,10 +235,11 @@ class Observer:
         if pipes.metrics:
             self._aggregate(inputs, outputs, n, row_segment, groups, duration, stream_item)
         if pipes.logger is not None and ids and outputs is not None:
-            self._log(call, ids, outputs, inputs)
+            by = cfg.segment_by
+            log_predictions(pipes.logger, call.span, self._log_base, by, ids, outputs, inputs)
         span = call.span
         if span is not None and not stream_item and span.is_recording():
-            span.set_attributes(self._span_attributes(inputs, outputs, ids, n, pipes.metrics))
+            span.set_attributes(self._spans.build(inputs, outputs, ids, n, pipes.metrics))
 
     # ------------------------------------------------------------------ metrics
     def aggregator(self) -> ModelAggregator:
@@ -324,27 +280,8 @@ class Observer:
         if inputs.row is not None:
             row = inputs.row
             return self._segment_name(semconv.segment_key({c: str(row.get(c)) for c in by})), None
-        cols = inputs.columns or {}
-        codes = np.zeros(n, dtype=np.int64)
-        uniques = []
-        for c in by:
-            col = cols.get(c)
-            column = np.full(n, "None", dtype=object) if col is None else np.asarray(col)
-            u, inv = np.unique(column.astype(str), return_inverse=True)
-            codes = codes * len(u) + inv.reshape(-1)
-            uniques.append(u)
-        groups = []
-        keys, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
-        for g, i in enumerate(first.tolist()):
-            values: dict[str, str] = {}
-            rem = int(codes[i])
-            for c, u in zip(reversed(by), reversed(uniques), strict=True):
-                values[c] = str(u[rem % len(u)])
-                rem //= len(u)
-            idx = np.flatnonzero(inverse.reshape(-1) == g)
-            groups.append((self._segment_name(semconv.segment_key(values)), idx))
-        del keys
-        return None, groups
+        groups = segment_groups(by, inputs.columns or {}, n)
+        return None, [(self._segment_name(semconv.segment_key(v)), idx) for v, idx in groups]
 
     def _aggregate(
         self,
@@ -426,133 +363,6 @@ class Observer:
             GUARD.error("record", err)
         finally:
             self.abandon(call)
-
-    # ------------------------------------------------------------------ spans
-    def _attr_key(self, name: str) -> str | None:
-        key = self._attr_keys.get(name, "")
-        if key == "":
-            allowed = self.cfg.feature_on_span(name) and len(self._attr_keys) < 10_000
-            key = semconv.feature_attribute(name) if allowed else None
-            self._attr_keys[name] = key
-        return key
-
-    def _span_plan(self, names: tuple[str, ...]) -> SpanPlan:
-        # Per key set: the attribute keys of the features that go on spans (within the
-        # attribute budget), or None when one of them is masked or hashed.
-        picked = [(i, key) for i, key in enumerate(map(self._attr_key, names)) if key is not None]
-        cfg = self.cfg
-        if any(names[i] in cfg.mask_features or names[i] in cfg.hash_features for i, _ in picked):
-            return None
-        picked = picked[: self._max_span_features]
-        keys = tuple(key for _, key in picked)
-        idx = None if len(keys) == len(names) else tuple(i for i, _ in picked)
-        return keys, idx
-
-    def _plain_features(self, row: Mapping[str, Any], attrs: dict[str, Any]) -> bool:
-        """Put the row's span features into ``attrs`` in one step when every value is a plain
-        number (what :meth:`ObserveConfig.span_value` returns unchanged); False otherwise."""
-        names = tuple(row)
-        plans = self._span_plans
-        found = plans.get(names, _NO_PLAN)
-        if found is _NO_PLAN:
-            if len(plans) >= _MAX_SPAN_PLANS:
-                return False
-            found = plans[names] = self._span_plan(names)
-        if found is None:
-            return False
-        keys, idx = cast(tuple[tuple[str, ...], tuple[int, ...] | None], found)
-        values = tuple(row.values())
-        if idx is not None:
-            values = tuple([values[i] for i in idx])
-        if not set(map(type, values)) <= _PLAIN_SPAN_TYPES:
-            return False
-        attrs.update(zip(keys, values, strict=True))
-        return True
-
-    def _span_attributes(
-        self,
-        inputs: extract.Inputs | None,
-        outputs: extract.Outputs | None,
-        ids: list[str] | None,
-        n: int,
-        aggregated: bool,
-    ) -> dict[str, Any]:
-        cfg = self.cfg
-        attrs: dict[str, Any] = {semconv.BATCH_SIZE: n, semconv.AGGREGATED: aggregated}
-        if ids:
-            if n == 1:
-                attrs[semconv.PREDICTION_ID] = ids[0]
-            else:
-                attrs[semconv.PREDICTION_IDS] = ids[: cfg.max_span_ids]
-        if outputs is not None and outputs.n == 1:
-            if outputs.values is not None:
-                attrs[semconv.PREDICTION_VALUE] = float(outputs.values[0])
-            if outputs.labels is not None:
-                attrs[semconv.PREDICTION_LABEL] = str(outputs.labels[0])[: cfg.max_string_length]
-        row = inputs.row if inputs is not None else None
-        if row is not None:
-            for c in cfg.segment_by:
-                attrs[semconv.segment_attribute(c)] = str(row.get(c))[: cfg.max_string_length]
-            if cfg.span_features is not False and not self._plain_features(row, attrs):
-                budget = self._max_span_features
-                for name, v in row.items():
-                    key = self._attr_key(name)
-                    if key is not None and v is not None and budget > 0:
-                        attrs[key] = cfg.span_value(name, v)
-                        budget -= 1
-        # Identity LAST: the SDK drops the oldest attribute when a span exceeds its limit.
-        attrs.update(self._identity)
-        return attrs
-
-    # ------------------------------------------------------------------ logs
-    def _log(
-        self,
-        call: Call,
-        ids: list[str],
-        outputs: extract.Outputs,
-        inputs: extract.Inputs | None,
-    ) -> None:
-        ctx = trace.set_span_in_context(call.span) if call.span is not None else None
-        when = time.time_ns()
-        base = self._log_base
-        by = self.cfg.segment_by
-        seg_cols: dict[str, list[str]] = {}
-        if inputs is not None and by:
-            if inputs.row is not None:
-                seg_cols = {c: [str(inputs.row.get(c))] for c in by}
-            elif inputs.columns is not None:
-                seg_cols = {
-                    c: [str(v) for v in inputs.columns[c].tolist()]
-                    for c in by
-                    if c in inputs.columns
-                }
-        values, labels, scores = outputs.values, outputs.labels, outputs.scores
-        classes = list(outputs.classes) if outputs.classes is not None else None
-
-        def build() -> list[tuple[dict[str, Any], int | None]]:
-            records: list[tuple[dict[str, Any], int | None]] = []
-            vals = None if values is None else np.asarray(values, dtype=np.float64).tolist()
-            labs = None if labels is None else [str(x) for x in labels]
-            scs = None if scores is None else scores.tolist()
-            for i, pid in enumerate(ids):
-                attrs: dict[str, Any] = {
-                    **base,
-                    semconv.PREDICTION_ID: pid,
-                    semconv.PREDICTION_TIME: when,
-                }
-                if vals is not None:
-                    attrs[semconv.PREDICTION_VALUE] = vals[i]
-                if labs is not None:
-                    attrs[semconv.PREDICTION_LABEL] = labs[i]
-                if scs is not None:
-                    attrs[semconv.PREDICTION_SCORES] = scs[i]
-                    attrs[semconv.PREDICTION_CLASSES] = classes
-                for c, col in seg_cols.items():
-                    attrs[semconv.segment_attribute(c)] = col[i]
-                records.append((attrs, when))
-            return records
-
-        LOGS.put(call.pipes.logger, semconv.PREDICTION_EVENT, ctx, len(ids), build)
 
 
 def _as_array(x: Any, dtype: Any) -> np.ndarray | None:

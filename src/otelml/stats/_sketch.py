@@ -137,3 +137,69 @@ def as_float(x: Any, who: str) -> float:
 def same_float(a: float, b: float) -> bool:
     """Return whether two floats are equal, counting NaN equal to NaN (for ``__eq__``)."""
     return a == b or (math.isnan(a) and math.isnan(b))
+
+
+class Summarised(Protocol):
+    """A numeric sketch's summary of its finite values and its counts of NaN and +-inf."""
+
+    sum: float
+    min: float
+    max: float
+    nan_count: int
+    posinf_count: int
+    neginf_count: int
+
+
+def drop_nonfinite(s: Summarised, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Return the finite values of ``x``, adding its NaN, +inf and -inf to ``s``'s counts."""
+    finite = np.isfinite(x)
+    nans = int(np.count_nonzero(np.isnan(x)))
+    pos = int(np.count_nonzero(x == np.inf))
+    s.nan_count += nans
+    s.posinf_count += pos
+    s.neginf_count += x.size - nans - pos - int(np.count_nonzero(finite))
+    return x[finite]
+
+
+def merge_summary(out: Summarised, a: Summarised, b: Summarised) -> None:
+    """Set ``out``'s summary and non-finite counts to those of ``a`` and ``b`` together."""
+    out.sum = a.sum + b.sum
+    out.min = float(np.fmin(a.min, b.min))
+    out.max = float(np.fmax(a.max, b.max))
+    out.nan_count = a.nan_count + b.nan_count
+    out.posinf_count = a.posinf_count + b.posinf_count
+    out.neginf_count = a.neginf_count + b.neginf_count
+
+
+def summary_to_json(s: Summarised) -> dict[str, Any]:
+    """Return the ``sum``/``min``/``max`` and non-finite count fields of a ``to_dict``."""
+    return {
+        "sum": float_to_json(s.sum),
+        "min": float_to_json(s.min),
+        "max": float_to_json(s.max),
+        "nan_count": s.nan_count,
+        "posinf_count": s.posinf_count,
+        "neginf_count": s.neginf_count,
+    }
+
+
+def summary_from_json(s: Summarised, d: Mapping[str, Any]) -> None:
+    """Set ``s``'s summary fields from what :func:`summary_to_json` wrote into ``d``."""
+    s.sum = float_from_json(d, "sum")
+    s.min = float_from_json(d, "min")
+    s.max = float_from_json(d, "max")
+    s.nan_count = int_field(d, "nan_count")
+    s.posinf_count = int_field(d, "posinf_count")
+    s.neginf_count = int_field(d, "neginf_count")
+
+
+def same_summary(a: Summarised, b: Summarised) -> bool:
+    """Return whether two sketches' summaries and non-finite counts are equal (NaN == NaN)."""
+    return (
+        same_float(a.sum, b.sum)
+        and same_float(a.min, b.min)
+        and same_float(a.max, b.max)
+        and a.nan_count == b.nan_count
+        and a.posinf_count == b.posinf_count
+        and a.neginf_count == b.neginf_count
+    )

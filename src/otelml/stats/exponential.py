@@ -12,23 +12,37 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from otelml.stats._exp_index import BitIndexer, index_range, lower_boundary, map_to_index
+from otelml.stats._exp_buckets import (
+    Buckets,
+    add,
+    array_sides,
+    downscale,
+    project_counts,
+    scalar_sides,
+    scale_change,
+    straddling_count,
+    trim,
+)
+from otelml.stats._exp_index import lower_boundary, map_to_index
 from otelml.stats._sketch import (
     FORMAT_VERSION,
     as_float,
     as_float_array,
     check_header,
     counts_from_json,
+    drop_nonfinite,
     field,
     float_from_json,
-    float_to_json,
     int_field,
-    same_float,
+    merge_summary,
+    same_summary,
+    summary_from_json,
+    summary_to_json,
 )
 from otelml.stats.histogram import FixedHistogram
 
@@ -48,51 +62,9 @@ MAX_SCALE = 20
 """The largest scale OTel defines (and the SDK's default ``max_scale``)."""
 # Below this many values, BitIndexer's table costs more than map_to_index's frexp and log2.
 _SMALL_BATCH = 8192
-
-_I64 = npt.NDArray[np.int64]
-
-
-class Buckets(NamedTuple):
-    """One contiguous bucket range: ``counts[j]`` belongs to bucket index ``offset + j``."""
-
-    offset: int
-    counts: _I64
-
-
-def _trim(offset: int, counts: _I64) -> Buckets:
-    nz = np.flatnonzero(counts)
-    if nz.size == 0:
-        return Buckets(0, np.zeros(0, dtype=np.int64))
-    return Buckets(offset + int(nz[0]), counts[nz[0] : nz[-1] + 1].copy())
-
-
-def _downscale(b: Buckets, change: int) -> Buckets:
-    if change == 0 or b.counts.size == 0:
-        return b
-    new = (b.offset + np.arange(b.counts.size, dtype=np.int64)) >> change
-    starts = np.flatnonzero(np.diff(new, prepend=new[0] - 1))
-    # reduceat keeps int64 (bincount with weights would go through float64).
-    return Buckets(int(new[0]), np.add.reduceat(b.counts, starts).astype(np.int64))
-
-
-def _scale_change(lo: int, hi: int, max_size: int) -> int:
-    change = 0
-    while hi - lo >= max_size:
-        lo, hi, change = lo >> 1, hi >> 1, change + 1
-    return change
-
-
-def _add(a: Buckets, b: Buckets) -> Buckets:
-    if a.counts.size == 0:
-        return b
-    if b.counts.size == 0:
-        return a
-    lo = min(a.offset, b.offset)
-    hi = max(a.offset + a.counts.size, b.offset + b.counts.size)
-    out = np.zeros(hi - lo, dtype=np.int64)
-    out[a.offset - lo : a.offset - lo + a.counts.size] += a.counts
-    out[b.offset - lo : b.offset - lo + b.counts.size] += b.counts
-    return Buckets(lo, out)
+# Up to this many values a Python loop (about 1 us a value) beats the array path's fixed cost of
+# some 20 numpy calls (about 60 us); both give identical results.
+_SCALAR_BATCH = 64
 
 
 class ExponentialHistogram:
@@ -191,7 +163,7 @@ class ExponentialHistogram:
         pos = counts_from_json(list(np.asarray(positive_counts).tolist()), "positive_counts")
         neg = counts_from_json(list(np.asarray(negative_counts).tolist()), "negative_counts")
         h.scale, h.zero_count = int(scale), int(zero_count)
-        h._pos, h._neg = _trim(int(positive_offset), pos), _trim(int(negative_offset), neg)
+        h._pos, h._neg = trim(int(positive_offset), pos), trim(int(negative_offset), neg)
         h.sum = float(sum)
         h.min = math.nan if min is None else float(min)
         h.max = math.nan if max is None else float(max)
@@ -204,10 +176,10 @@ class ExponentialHistogram:
         for b in (self._pos, self._neg):
             if b.counts.size:
                 lo, hi = b.offset >> change, (b.offset + b.counts.size - 1) >> change
-                change += _scale_change(lo, hi, self.max_size)
+                change += scale_change(lo, hi, self.max_size)
         if change:
             self.scale -= change
-            self._pos, self._neg = _downscale(self._pos, change), _downscale(self._neg, change)
+            self._pos, self._neg = downscale(self._pos, change), downscale(self._neg, change)
 
     # ---------------------------------------------------------------- updates
     def update(self, x: float) -> None:
@@ -219,33 +191,21 @@ class ExponentialHistogram:
         x = as_float_array(xs, "ExponentialHistogram.update_many")
         if x.size == 0:
             return
-        if not (math.isfinite(x.min()) and math.isfinite(x.max())):
-            finite = np.isfinite(x)
-            nans = int(np.count_nonzero(np.isnan(x)))
-            pos = int(np.count_nonzero(x == np.inf))
-            self.nan_count += nans
-            self.posinf_count += pos
-            self.neginf_count += x.size - nans - pos - int(np.count_nonzero(finite))
-            x = x[finite]
+        lo, hi = float(x.min()), float(x.max())
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            x = drop_nonfinite(self, x)
             if x.size == 0:
                 return
+            lo, hi = float(x.min()), float(x.max())
         self.sum += float(x.sum())
-        lo, hi = float(x.min()), float(x.max())
         self.min = lo if not lo >= self.min else self.min
         self.max = hi if not hi <= self.max else self.max
-        t = self.zero_threshold
-        if lo > t:  # all positive: no masks, no copies
-            xp, xn = x, x[:0]
-        elif hi < -t:
-            xp, xn = x[:0], x
+        if x.size <= _SCALAR_BATCH:
+            zeros, sides = scalar_sides(x.tolist(), self.zero_threshold, self.scale)
         else:
-            xp, xn = x[x > t], x[x < -t]
-        self.zero_count += x.size - xp.size - xn.size
-        small = x.size < _SMALL_BATCH
-        sides = [
-            _Side(v, neg, self.scale, small) if v.size else None
-            for v, neg in ((xp, False), (xn, True))
-        ]
+            small = x.size < _SMALL_BATCH
+            zeros, sides = array_sides(x, lo, hi, self.zero_threshold, self.scale, small)
+        self.zero_count += zeros
         # Find the least downscale that fits old and new indices together, then bin once.
         change = 0
         for b, side in zip((self._pos, self._neg), sides, strict=True):
@@ -257,14 +217,14 @@ class ExponentialHistogram:
                 los.append(side.first)
                 his.append(side.last)
             if los:
-                change += _scale_change(min(los) >> change, max(his) >> change, self.max_size)
+                change += scale_change(min(los) >> change, max(his) >> change, self.max_size)
         if change:
             self.scale -= change
-            self._pos, self._neg = _downscale(self._pos, change), _downscale(self._neg, change)
+            self._pos, self._neg = downscale(self._pos, change), downscale(self._neg, change)
         if sides[0] is not None:
-            self._pos = _add(self._pos, sides[0].buckets(change, self.scale))
+            self._pos = add(self._pos, sides[0].buckets(change, self.scale))
         if sides[1] is not None:
-            self._neg = _add(self._neg, sides[1].buckets(change, self.scale))
+            self._neg = add(self._neg, sides[1].buckets(change, self.scale))
 
     # ---------------------------------------------------------------- merging
     def merge(self, other: ExponentialHistogram) -> ExponentialHistogram:
@@ -280,16 +240,11 @@ class ExponentialHistogram:
         )
         out.scale = min(self.scale, other.scale, out.max_scale)
         da, db = self.scale - out.scale, other.scale - out.scale
-        out._pos = _add(_downscale(self._pos, da), _downscale(other._pos, db))
-        out._neg = _add(_downscale(self._neg, da), _downscale(other._neg, db))
+        out._pos = add(downscale(self._pos, da), downscale(other._pos, db))
+        out._neg = add(downscale(self._neg, da), downscale(other._neg, db))
         out._fit()
         out.zero_count = self.zero_count + other.zero_count
-        out.sum = self.sum + other.sum
-        out.min = float(np.fmin(self.min, other.min))
-        out.max = float(np.fmax(self.max, other.max))
-        out.nan_count = self.nan_count + other.nan_count
-        out.posinf_count = self.posinf_count + other.posinf_count
-        out.neginf_count = self.neginf_count + other.neginf_count
+        merge_summary(out, self, other)
         return out
 
     __add__ = merge
@@ -299,13 +254,6 @@ class ExponentialHistogram:
         return self.merge(ExponentialHistogram(self.max_size, self.max_scale, self.zero_threshold))
 
     # ---------------------------------------------------------------- projection
-    def _bucket_bounds(self, b: Buckets) -> tuple[npt.NDArray[np.float64], ...]:
-        idx = b.offset + np.arange(b.counts.size, dtype=np.int64)
-        lo, hi = lower_boundary(idx, self.scale), lower_boundary(idx + 1, self.scale)
-        # Geometric midpoint of (base**i, base**(i+1)] is the boundary 2i+1 one scale finer.
-        mid = lower_boundary(2 * idx + 1, self.scale + 1)
-        return lo, hi, mid
-
     def project(self, edges: npt.ArrayLike) -> FixedHistogram:
         """Return the histogram on fixed ``edges``, each bucket assigned wholly by its midpoint.
 
@@ -315,15 +263,9 @@ class ExponentialHistogram:
         ``max`` and the NaN/inf counts carry over unchanged.
         """
         h = FixedHistogram(edges)
-        counts = np.zeros_like(h.counts)
-        e = h.edges
-        for b, sign in ((self._pos, 1.0), (self._neg, -1.0)):
-            if b.counts.size:
-                _, _, mid = self._bucket_bounds(b)
-                np.add.at(counts, np.searchsorted(e, sign * mid, side="left"), b.counts)
-        counts[np.searchsorted(e, 0.0, side="left")] += self.zero_count
+        counts = project_counts(self._pos, self._neg, self.zero_count, self.scale, h.edges)
         return FixedHistogram.from_counts(
-            e,
+            h.edges,
             counts,
             sum=self.sum,
             min=self.min,
@@ -341,20 +283,14 @@ class ExponentialHistogram:
         ``[-hi, -lo)`` with an edge ``-hi <= e < -lo``, and the zero bucket
         ``[-t, t]`` with an edge ``-t <= e < t``.
         """
-        e = FixedHistogram(edges).edges
-        bound = 0
-        for b, sign in ((self._pos, 1.0), (self._neg, -1.0)):
-            if b.counts.size:
-                lo, hi, _ = self._bucket_bounds(b)
-                if sign > 0:
-                    split = np.searchsorted(e, lo, "right") < np.searchsorted(e, hi, "left")
-                else:
-                    split = np.searchsorted(e, -hi, "left") < np.searchsorted(e, -lo, "left")
-                bound += int(b.counts[split].sum())
-        t = self.zero_threshold
-        if t > 0 and np.searchsorted(e, -t, "left") < np.searchsorted(e, t, "left"):
-            bound += self.zero_count
-        return bound
+        return straddling_count(
+            self._pos,
+            self._neg,
+            self.zero_count,
+            self.zero_threshold,
+            self.scale,
+            FixedHistogram(edges).edges,
+        )
 
     # ---------------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:
@@ -369,12 +305,7 @@ class ExponentialHistogram:
             "zero_count": self.zero_count,
             "positive": {"offset": self._pos.offset, "counts": self._pos.counts.tolist()},
             "negative": {"offset": self._neg.offset, "counts": self._neg.counts.tolist()},
-            "sum": float_to_json(self.sum),
-            "min": float_to_json(self.min),
-            "max": float_to_json(self.max),
-            "nan_count": self.nan_count,
-            "posinf_count": self.posinf_count,
-            "neginf_count": self.neginf_count,
+            **summary_to_json(self),
         }
 
     @classmethod
@@ -402,16 +333,11 @@ class ExponentialHistogram:
             ranges[0][1],
             ranges[1][0],
             ranges[1][1],
-            sum=float_from_json(d, "sum"),
-            min=float_from_json(d, "min"),
-            max=float_from_json(d, "max"),
             zero_threshold=float_from_json(d, "zero_threshold"),
             max_size=max_size,
             max_scale=max_scale,
         )
-        h.nan_count = int_field(d, "nan_count")
-        h.posinf_count = int_field(d, "posinf_count")
-        h.neginf_count = int_field(d, "neginf_count")
+        summary_from_json(h, d)
         return h
 
     def __eq__(self, other: object) -> bool:
@@ -427,12 +353,7 @@ class ExponentialHistogram:
             and np.array_equal(self._pos.counts, other._pos.counts)
             and self._neg.offset == other._neg.offset
             and np.array_equal(self._neg.counts, other._neg.counts)
-            and same_float(self.sum, other.sum)
-            and same_float(self.min, other.min)
-            and same_float(self.max, other.max)
-            and self.nan_count == other.nan_count
-            and self.posinf_count == other.posinf_count
-            and self.neginf_count == other.neginf_count
+            and same_summary(self, other)
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable
@@ -444,38 +365,3 @@ class ExponentialHistogram:
             f"negative=({self._neg.offset}, {self._neg.counts.tolist()}), sum={self.sum!r}, "
             f"min={self.min!r}, max={self.max!r})"
         )
-
-
-class _Side:
-    """One sign's values of a batch, with the bucket indices of its extreme magnitudes.
-
-    The index is monotone in the magnitude, so the extremes give the index range, and the
-    final scale is settled before any value is binned. Small batches are mapped whole by
-    :func:`map_to_index` at once (and shifted if the scale drops); large ones are counted
-    from their bit patterns at the final scale.
-    """
-
-    def __init__(self, v: npt.NDArray[np.float64], negative: bool, scale: int, small: bool) -> None:
-        self.v, self.negative = v, negative
-        self.idx: _I64 | None = None
-        if small:
-            self.idx = map_to_index(-v if negative else v, scale)
-            self.first, self.last = int(self.idx.min()), int(self.idx.max())
-            return
-        lo, hi = float(v.min()), float(v.max())
-        self.lo, self.hi = (-hi, -lo) if negative else (lo, hi)
-        self.first, self.last = index_range(self.lo, self.hi, scale)
-
-    def buckets(self, change: int, scale: int) -> Buckets:
-        """Return the counts at ``scale``, which is ``change`` below the one given at first."""
-        if self.idx is not None:
-            return _bincount(self.idx >> change)
-        indexer = BitIndexer(scale, self.lo, self.hi, negative=self.negative)
-        return Buckets(indexer.offset, indexer.counts(self.v))
-
-
-def _bincount(idx: _I64) -> Buckets:
-    if idx.size == 0:
-        return Buckets(0, np.zeros(0, dtype=np.int64))
-    lo = int(idx.min())
-    return Buckets(lo, np.bincount(idx - lo).astype(np.int64))

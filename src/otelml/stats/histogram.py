@@ -16,11 +16,12 @@ from otelml.stats._sketch import (
     as_float_array,
     check_header,
     counts_from_json,
+    drop_nonfinite,
     field,
-    float_from_json,
-    float_to_json,
-    int_field,
-    same_float,
+    merge_summary,
+    same_summary,
+    summary_from_json,
+    summary_to_json,
 )
 
 _TYPE = "fixed_histogram"
@@ -220,13 +221,7 @@ class FixedHistogram:
         lo, hi = x.min(), x.max()
         if not (math.isfinite(lo) and math.isfinite(hi)):
             # Rare path: count NaN/inf apart, bin the finite rest.
-            finite = np.isfinite(x)
-            nans = int(np.count_nonzero(np.isnan(x)))
-            pos = int(np.count_nonzero(x == np.inf))
-            self.nan_count += nans
-            self.posinf_count += pos
-            self.neginf_count += x.size - nans - pos - int(np.count_nonzero(finite))
-            x = x[finite]
+            x = drop_nonfinite(self, x)
             if x.size == 0:
                 return
             lo, hi = x.min(), x.max()
@@ -259,12 +254,7 @@ class FixedHistogram:
             raise ValueError("edges: cannot merge histograms with different edges")
         out = self.copy()
         out.counts = self.counts + other.counts
-        out.sum = self.sum + other.sum
-        out.min = float(np.fmin(self.min, other.min))
-        out.max = float(np.fmax(self.max, other.max))
-        out.nan_count += other.nan_count
-        out.posinf_count += other.posinf_count
-        out.neginf_count += other.neginf_count
+        merge_summary(out, self, other)
         return out
 
     __add__ = merge
@@ -286,12 +276,7 @@ class FixedHistogram:
             "type": _TYPE,
             "edges": self.edges.tolist(),
             "counts": self.counts.tolist(),
-            "sum": float_to_json(self.sum),
-            "min": float_to_json(self.min),
-            "max": float_to_json(self.max),
-            "nan_count": self.nan_count,
-            "posinf_count": self.posinf_count,
-            "neginf_count": self.neginf_count,
+            **summary_to_json(self),
         }
 
     @classmethod
@@ -301,17 +286,9 @@ class FixedHistogram:
         edges = field(d, "edges")
         if not isinstance(edges, (list, tuple)):
             raise ValueError("edges: expected a list of numbers")
-        counts = counts_from_json(field(d, "counts"), "counts", len(edges) + 1)
-        return cls.from_counts(
-            edges,
-            counts,
-            sum=float_from_json(d, "sum"),
-            min=float_from_json(d, "min"),
-            max=float_from_json(d, "max"),
-            nan_count=int_field(d, "nan_count"),
-            posinf_count=int_field(d, "posinf_count"),
-            neginf_count=int_field(d, "neginf_count"),
-        )
+        h = cls.from_counts(edges, counts_from_json(field(d, "counts"), "counts", len(edges) + 1))
+        summary_from_json(h, d)
+        return h
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FixedHistogram):
@@ -319,12 +296,7 @@ class FixedHistogram:
         return (
             np.array_equal(self.edges, other.edges)
             and np.array_equal(self.counts, other.counts)
-            and same_float(self.sum, other.sum)
-            and same_float(self.min, other.min)
-            and same_float(self.max, other.max)
-            and self.nan_count == other.nan_count
-            and self.posinf_count == other.posinf_count
-            and self.neginf_count == other.neginf_count
+            and same_summary(self, other)
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable
