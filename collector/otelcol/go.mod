@@ -269,7 +269,7 @@ require (
 	sigs.k8s.io/yaml v1.6.0 // indirect
 )
 
-// The loadbalancing exporter at v0.161.0 asks for servicediscovery v1.48.0, which the Go module
-// proxy reachable here does not serve; v1.46.1 (what v0.160.0 used) is served and is only used by
-// the exporter's aws_cloud_map resolver, which otelml does not configure.
+// The loadbalancing exporter at v0.161.0 asks for servicediscovery v1.48.0, which the module proxy
+// the build uses does not serve; v1.46.1 (what v0.160.0 used) is, and it is only used by the
+// exporter's aws_cloud_map resolver, which otelml does not configure.
 replace github.com/aws/aws-sdk-go-v2/service/servicediscovery => github.com/aws/aws-sdk-go-v2/service/servicediscovery v1.46.1
