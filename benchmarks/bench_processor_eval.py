@@ -9,11 +9,15 @@ rendering, and prints the figures with the per-feature cost and the ratio to a 1
 the same process (linear scaling gives 10x).
 
     python benchmarks/bench_processor_eval.py [--models 100] [--features 100] [--windows 10]
+        [--no-bin-share] [--no-quality-gauges]
+
+The last two turn the ``export.prometheus`` options of the same names off.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import numpy as np
@@ -82,12 +86,18 @@ def build(
     return agg, reg
 
 
-def run(models: int, features: int, windows: int) -> dict[str, float]:
+def run(
+    models: int, features: int, windows: int, *, bin_share: bool = True, quality: bool = True
+) -> dict[str, float]:
     t0 = time.perf_counter()
     agg, reg = build(models, features, windows)
     setup = time.perf_counter() - t0
     tel = ProcessorTelemetry()
     config = ProcessorConfig()
+    prom = dataclasses.replace(
+        config.export.prometheus, bin_share=bin_share, quality_gauges=quality
+    )
+    config = dataclasses.replace(config, export=dataclasses.replace(config.export, prometheus=prom))
     ev = Evaluator(agg, reg, config=config, telemetry=tel, clock=lambda: NOW)
     ev.evaluate()  # warm-up (imports, caches)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -130,9 +140,13 @@ def main() -> None:
     p.add_argument("--models", type=int, default=100)
     p.add_argument("--features", type=int, default=100)
     p.add_argument("--windows", type=int, default=10)
+    p.add_argument("--no-bin-share", action="store_true")
+    p.add_argument("--no-quality-gauges", action="store_true")
     a = p.parse_args()
-    small = run(max(1, a.models // 10), a.features, a.windows)
-    big = run(a.models, a.features, a.windows)
+    opts = {"bin_share": not a.no_bin_share, "quality": not a.no_quality_gauges}
+    print(f"export.prometheus: bin_share={opts['bin_share']}, quality_gauges={opts['quality']}")
+    small = run(max(1, a.models // 10), a.features, a.windows, **opts)
+    big = run(a.models, a.features, a.windows, **opts)
     for label, r, m in (("small", small, max(1, a.models // 10)), ("full", big, a.models)):
         print(
             f"{label}: {m} models x {a.features} features x {a.windows} windows "

@@ -260,6 +260,16 @@ class PrometheusExportConfig:
 
     enabled: bool = _opt(True, "Serve /metrics, /api and health endpoints.")
     endpoint: str = _opt("127.0.0.1:9464", "host:port to listen on (port 0 picks a free one).")
+    bin_share: bool = _opt(
+        True,
+        "Serve otelml_feature_bin_share on /metrics (2 samples per bin and series: most of "
+        "the body); the JSON API and the OTLP push keep the shares.",
+    )
+    quality_gauges: bool = _opt(
+        True,
+        "Serve otelml_feature_quality_ratio and otelml_feature_quality_baseline_ratio on "
+        "/metrics (6 issues per series each); the JSON API and the OTLP push keep them.",
+    )
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ __all__ = [  # the catalogue and the text format live apart; importable from her
     "format_value",
     "limiter_of",
     "render",
+    "skipped_families",
 ]
 
 DEFAULT_EDGES: tuple[float, ...] = tuple(
@@ -101,8 +102,9 @@ class SeriesLimiter:
 
 
 class _Builder:
-    def __init__(self, limiter: SeriesLimiter) -> None:
+    def __init__(self, limiter: SeriesLimiter, skip: frozenset[str] = frozenset()) -> None:
         self.limiter = limiter
+        self.skip = skip
         self.families = {m.name: Family(m) for m in METRICS}
         self._overflow: dict[str, int] = {}
         self._overflow_sum: dict[str, float] = {}
@@ -185,6 +187,10 @@ def _totals(b: _Builder, ctx: ProcessorContext, totals: dict[SeriesKey, FeatureW
 def _evaluations(b: _Builder, ctx: ProcessorContext) -> None:
     if ctx.evaluator is None:
         return
+    # Families turned off are never built (they are most of the work), not built and dropped.
+    bins = "otelml_feature_bin_share" not in b.skip
+    quality = "otelml_feature_quality_ratio" not in b.skip
+    ref_quality = "otelml_feature_quality_baseline_ratio" not in b.skip
     latest = ctx.evaluator.latest()
     info_seen: set[tuple[str, ...]] = set()
     for mk in sorted(latest):
@@ -208,7 +214,8 @@ def _evaluations(b: _Builder, ctx: ProcessorContext) -> None:
             b.add("otelml_prediction_drift_status", p, STATUS_CODES[fe.status])
             if fe.drift is not None:
                 b.add("otelml_prediction_drift_score", (*p, fe.drift.method), fe.drift.statistic)
-            _bins_of(b, (*mk, fe.feature, fe.segment), fe)
+            if bins:
+                _bins_of(b, (*mk, fe.feature, fe.segment), fe)
         for fe in (*ev.features, *ev.segments):
             f = (*mk, fe.feature, fe.segment)
             b.add("otelml_feature_drift_status", f, STATUS_CODES[fe.status])
@@ -219,12 +226,14 @@ def _evaluations(b: _Builder, ctx: ProcessorContext) -> None:
                     b.add("otelml_feature_drift_pvalue", (*f, d.method), d.p_value)
                 b.add("otelml_feature_drift_effect_size", f, d.effect_size)
                 b.add("otelml_feature_drift_weighted_score", f, fe.weighted_score)
-            for issue, v in fe.quality.items():
-                b.add("otelml_feature_quality_ratio", (*f, issue), v)
-            if d is not None:
+            if quality:
+                for issue, v in fe.quality.items():
+                    b.add("otelml_feature_quality_ratio", (*f, issue), v)
+            if d is not None and ref_quality:
                 for issue, v in fe.reference_quality.items():
                     b.add("otelml_feature_quality_baseline_ratio", (*f, issue), v)
-            _bins_of(b, f, fe)
+            if bins:
+                _bins_of(b, f, fe)
 
 
 def _bins_of(b: _Builder, f: tuple[str, ...], fe: FeatureEvaluation) -> None:
@@ -377,25 +386,69 @@ def _totals_part(ctx: ProcessorContext) -> list[Family]:
 
 @dataclass(slots=True)
 class _EvaluationCache:
-    key: tuple[int, object]
+    key: tuple[int, object, frozenset[str]]
     families: list[Family]
     text: str | None = None
 
 
-def _evaluation_part(ctx: ProcessorContext) -> _EvaluationCache:
+_QUALITY_FAMILIES = frozenset(
+    {"otelml_feature_quality_ratio", "otelml_feature_quality_baseline_ratio"}
+)
+
+
+def skipped_families(ctx: ProcessorContext) -> frozenset[str]:
+    """Return the metric names that ``export.prometheus`` turns off on ``/metrics``."""
+    opts = ctx.config.export.prometheus
+    out: set[str] = set()
+    if not opts.bin_share:
+        out.add("otelml_feature_bin_share")
+    if not opts.quality_gauges:
+        out |= _QUALITY_FAMILIES
+    return frozenset(out)
+
+
+def _cache_lock(ctx: ProcessorContext) -> threading.Lock:
+    # Scrapes run in worker threads (and the OTLP push beside them): one lock makes a second
+    # concurrent scrape wait for the first one's rendering and reuse it instead of redoing it.
+    lock: threading.Lock = ctx.extras.setdefault("prometheus_cache_lock", threading.Lock())
+    return lock
+
+
+def _evaluation_part(ctx: ProcessorContext, skip: frozenset[str] = frozenset()) -> _EvaluationCache:
     """Return the evaluation's families (and their text once rendered), cached per evaluation.
 
     They change only when the evaluator runs, and are most of a scrape (bin shares, quality).
+    Call with the cache lock held. One entry per set of skipped families, so that the OTLP
+    push (everything) and ``/metrics`` (options applied) do not evict each other.
     """
-    key = (id(ctx.evaluator), getattr(ctx.evaluator, "generation", None))
-    cached = ctx.extras.get("prometheus_evaluation_cache")
+    # The generation is read before the results: a cached entry is never older than its key.
+    key = (id(ctx.evaluator), getattr(ctx.evaluator, "generation", None), skip)
+    caches = ctx.extras.setdefault("prometheus_evaluation_cache", {})
+    cached = caches.get(skip)
     if isinstance(cached, _EvaluationCache) and cached.key == key:
         return cached
-    b = _Builder(limiter_of(ctx))
+    b = _Builder(limiter_of(ctx), skip)
     _evaluations(b, ctx)
     part = _EvaluationCache(key, _finish(b, ctx))
-    ctx.extras["prometheus_evaluation_cache"] = part
+    caches[skip] = part
     return part
+
+
+def _totals_text(ctx: ProcessorContext) -> str:
+    """Return the aggregator totals' text, re-rendered only when the totals or baselines change.
+
+    Call with the cache lock held.
+    """
+    agg, reg = ctx.aggregator, ctx.registry
+    # Read before the snapshot is taken (see _evaluation_part); baselines give the edges.
+    key = (id(agg), agg.generation, id(reg), getattr(reg, "generation", None))
+    cached = ctx.extras.get("prometheus_totals_cache")
+    if isinstance(cached, tuple) and cached[0] == key:
+        text: str = cached[1]
+        return text
+    text = render(_totals_part(ctx))
+    ctx.extras["prometheus_totals_cache"] = (key, text)
+    return text
 
 
 def _self_part(ctx: ProcessorContext) -> list[Family]:
@@ -407,15 +460,23 @@ def _self_part(ctx: ProcessorContext) -> list[Family]:
 def collect(ctx: ProcessorContext) -> list[Family]:
     """Return every metric family with points (aggregator totals, latest evaluation, self)."""
     totals = _totals_part(ctx)
-    evaluation = _evaluation_part(ctx).families
+    with _cache_lock(ctx):
+        evaluation = _evaluation_part(ctx).families
     return [*totals, *evaluation, *_performance_part(ctx), *_self_part(ctx)]
 
 
 def exposition(ctx: ProcessorContext) -> str:
-    """Return the ``/metrics`` body for ``ctx`` (the three parts name disjoint metrics)."""
-    totals = render(_totals_part(ctx))
-    evaluation = _evaluation_part(ctx)
-    if evaluation.text is None:
-        evaluation.text = render(evaluation.families)
+    """Return the ``/metrics`` body for ``ctx`` (the four parts name disjoint metrics).
+
+    The totals and evaluation parts are rendered once per aggregator / evaluator generation
+    and reused by the scrapes in between; families turned off in ``export.prometheus`` are
+    absent.
+    """
+    with _cache_lock(ctx):
+        totals = _totals_text(ctx)
+        evaluation = _evaluation_part(ctx, skipped_families(ctx))
+        if evaluation.text is None:
+            evaluation.text = render(evaluation.families)
+        evaluation_text = evaluation.text
     performance = render(_performance_part(ctx))
-    return totals + evaluation.text + performance + render(_self_part(ctx))
+    return totals + evaluation_text + performance + render(_self_part(ctx))

@@ -7,9 +7,12 @@ evaluator, API and exporters read them (also importable from ``otelml.processor.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import math
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
+
+import numpy as np
 
 from otelml import semconv
 
@@ -24,6 +27,7 @@ PREDICTION_FEATURE = "__prediction__"
 """Feature name of the series that carries a model's output distribution and row count."""
 
 OVERFLOW = semconv.OVERFLOW_VALUE
+_OTHER = semconv.OTHER_CATEGORY
 
 _FORMAT = 1
 
@@ -191,6 +195,165 @@ def _add_numeric(
         if merged is not None:
             return numeric, [*extra[:i], merged, *extra[i + 1 :]]
     return numeric, [*extra, part]
+
+
+def merge_windows(windows: Iterable[FeatureWindow]) -> FeatureWindow:
+    """Return the windows merged, equal to folding them with :meth:`FeatureWindow.merge`.
+
+    The fold costs a sketch copy per window; this sums each bucket layout's counts in one numpy
+    step, the categories in one pass and the scalars in one loop instead. Float sums are added
+    in the fold's order so that results stay bit-for-bit equal. A single window is returned
+    as is (read-only, like the fold's result).
+    """
+    ws = list(windows)
+    if not ws:
+        raise ValueError("windows: need at least one window")
+    if len(ws) == 1:
+        return ws[0]
+    fixed = _fixed_type()
+    first = ws[0]
+    # Slots in the fold's order: the first window's parts, then each part that merged with
+    # none of them. Explicit-bucket parts are only collected here and summed at the end;
+    # ``by_edges`` finds their slot by the edges' bytes (checked with merge's own test once).
+    slots: list[list[NumericSketch]] = []
+    by_edges: dict[bytes, int] = {}
+    for part in first.numeric_parts():
+        if type(part) is fixed:
+            key = part.edges.tobytes()
+            if key not in by_edges:
+                by_edges[key] = _first_fixed(slots, part)
+        slots.append([part])
+    cats: list[CategoryCounts] = [] if first.categories is None else [first.categories]
+    invalid = dict(first.invalid)
+    missing, rows = first.missing, first.rows
+    for w in ws[1:]:
+        h = w.numeric
+        if h is not None:
+            if type(h) is fixed:
+                key = h.edges.tobytes()
+                i = by_edges.get(key)
+                if i is None:
+                    i = by_edges[key] = _first_fixed(slots, h)
+                if i < len(slots):
+                    slots[i].append(h)
+                else:
+                    slots.append([h])
+            else:
+                _place(slots, by_edges, h)
+            for part in w.numeric_extra:
+                _place(slots, by_edges, part)
+        if w.categories is not None:
+            cats.append(w.categories)
+        if w.invalid:
+            for issue, n in w.invalid.items():
+                invalid[issue] = invalid.get(issue, 0) + n
+        missing += w.missing
+        rows += w.rows
+    merged = [_sum_fixed(s) if len(s) > 1 else s[0] for s in slots]
+    return FeatureWindow(
+        numeric=merged[0] if merged else None,
+        categories=_merge_categories(cats),
+        missing=missing,
+        invalid=invalid,
+        rows=rows,
+        numeric_extra=tuple(merged[1:]),
+    )
+
+
+_FIXED: list[type[FixedHistogram]] = []
+
+
+def _fixed_type() -> type[FixedHistogram]:
+    # Imported on first use like the other stats imports of this module, then kept.
+    if not _FIXED:
+        from otelml.stats.histogram import FixedHistogram
+
+        _FIXED.append(FixedHistogram)
+    return _FIXED[0]
+
+
+def _place(
+    slots: list[list[NumericSketch]], by_edges: dict[bytes, int], part: NumericSketch
+) -> None:
+    """Put ``part`` into the first slot the fold would merge it with, or a new slot."""
+    if type(part) is _fixed_type():
+        key = part.edges.tobytes()
+        i = by_edges.get(key)
+        if i is None:
+            i = by_edges[key] = _first_fixed(slots, part)
+        if i < len(slots):
+            slots[i].append(part)
+        else:
+            slots.append([part])
+        return
+    for slot in slots:
+        if type(slot[0]) is not _fixed_type():
+            merged = _try_merge(slot[0], part)
+            if merged is not None:
+                slot[0] = merged
+                return
+    slots.append([part])
+
+
+def _first_fixed(slots: list[list[NumericSketch]], part: NumericSketch) -> int:
+    """Return the first slot whose edges merge with ``part``'s (``len(slots)`` if none).
+
+    Edges equal for merge can differ in bytes (-0.0 and 0.0), hence merge's own test here.
+    """
+    fixed = _fixed_type()
+    for j, slot in enumerate(slots):
+        if type(slot[0]) is fixed and np.array_equal(slot[0].edges, part.edges):  # type: ignore[union-attr]
+            return j
+    return len(slots)
+
+
+def _sum_fixed(parts: list[NumericSketch]) -> NumericSketch:
+    """Return explicit-bucket histograms on the same edges merged in one step."""
+    first = parts[0]
+    out = first.copy()
+    out.counts = np.add.reduce(np.array([p.counts for p in parts]), axis=0)  # type: ignore[union-attr]
+    total = first.sum
+    nan, posinf, neginf = first.nan_count, first.posinf_count, first.neginf_count
+    for p in parts[1:]:
+        total += p.sum  # in the fold's order: float addition is not associative
+        nan += p.nan_count
+        posinf += p.posinf_count
+        neginf += p.neginf_count
+    out.sum = total
+    # Empty histograms have NaN min/max, which merge skips (np.fmin / np.fmax).
+    lows = [p.min for p in parts if p.min == p.min]
+    highs = [p.max for p in parts if p.max == p.max]
+    out.min = float(min(lows)) if lows else math.nan
+    out.max = float(max(highs)) if highs else math.nan
+    out.nan_count, out.posinf_count, out.neginf_count = nan, posinf, neginf
+    return out
+
+
+def _merge_categories(cats: list[CategoryCounts]) -> CategoryCounts | None:
+    if not cats:
+        return None
+    if len(cats) == 1:
+        return cats[0]
+    from otelml.stats.categorical import CategoryCounts
+
+    cap = min(c.cap for c in cats)
+    tally: dict[str, int] = {}
+    for c in cats:
+        for k, n in c.counts.items():
+            if k != _OTHER:
+                tally[k] = tally.get(k, 0) + n
+    if len(tally) > cap:
+        # Beyond the cap, which categories stay kept depends on the merge order: fold.
+        acc = cats[0]
+        for c in cats[1:]:
+            acc = acc.merge(c)
+        return acc
+    out = CategoryCounts(cap)
+    # Within the cap nothing is folded into "__other__": the counts simply add up.
+    out.update_counts(tally)
+    out.overflow_count = sum(c.overflow_count for c in cats)
+    out.missing_count = sum(c.missing_count for c in cats)
+    return out
 
 
 class Update(NamedTuple):
