@@ -3,9 +3,11 @@
 For each sketch: the median time of several runs, values/s, and the ratio to
 ``np.bincount(np.searchsorted(edges, x), minlength=...)`` on the same values and the same bins
 (the histogram's edges; the exponential histogram's bucket boundaries after the update),
-measured in the same process. Times are CPU time of this thread (``time.thread_time``), which a
-busy machine disturbs far less than wall-clock time; the wall-clock median and the load average
-are printed too. Run: ``python benchmarks/bench_sketches.py [--n 1000000] [--repeat 7]``.
+measured in the same process. Then small batches (1 to 4096 values per call) into sketches that
+already hold the 1M values, as an instrumented model sends them: microseconds per call. Times
+are CPU time of this thread (``time.thread_time``), which a busy machine disturbs far less than
+wall-clock time; the wall-clock median and the load average are printed too. Run:
+``python benchmarks/bench_sketches.py [--n 1000000] [--repeat 7]``.
 """
 
 from __future__ import annotations
@@ -51,6 +53,48 @@ def exponential_edges(h: ExponentialHistogram) -> npt.NDArray[np.float64]:
     return np.unique(np.concatenate(parts))
 
 
+SMALL_SIZES = (1, 16, 64, 256, 4096)
+
+
+def per_call_seconds(
+    sketch: ExponentialHistogram | FixedHistogram,
+    data: npt.NDArray[np.float64],
+    size: int,
+    repeat: int,
+) -> float:
+    """Return the median CPU seconds of one ``update_many`` of ``size`` values into ``sketch``."""
+    calls = max(20, 100_000 // size)
+    starts = np.arange(calls) * size % (data.size - size)
+    batches = [data[i : i + size].copy() for i in starts]
+
+    def run() -> None:
+        for b in batches:
+            sketch.update_many(b)
+
+    cpu, _ = median_seconds(run, repeat)
+    return cpu / calls
+
+
+def small_batch_rows(
+    x: npt.NDArray[np.float64], mixed: npt.NDArray[np.float64], repeat: int
+) -> list[tuple[str, list[float]]]:
+    """Return (sketch, seconds per call for each of SMALL_SIZES), each filled with its data."""
+    edges = np.quantile(x, np.linspace(0.0, 1.0, 13)[1:-1])
+    cases: list[
+        tuple[str, Callable[[], ExponentialHistogram | FixedHistogram], npt.NDArray[np.float64]]
+    ] = [
+        ("FixedHistogram, 11 edges", lambda: FixedHistogram(edges), x),
+        ("Exponential (160), lognormal", ExponentialHistogram, x),
+        ("Exponential (160), normal, +-", ExponentialHistogram, mixed),
+    ]
+    rows = []
+    for name, make, data in cases:
+        sketch = make()
+        sketch.update_many(data)  # filled: buckets and scale already settled
+        rows.append((name, [per_call_seconds(sketch, data, k, repeat) for k in SMALL_SIZES]))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=1_000_000)
@@ -91,6 +135,14 @@ def main() -> None:
         )
     print("base: np.bincount(np.searchsorted(edges, x), minlength=k+1) on the same values and")
     print("bins (Exponential rows: its bucket boundaries after the update, 11 edges for Moments)")
+    print()
+    print("update_many of small batches into a sketch already holding them: CPU us per call")
+    print(f"{'sketch':<32} " + " ".join(f"{k:>8}" for k in SMALL_SIZES))
+    for name, secs in small_batch_rows(x, mixed, args.repeat):
+        print(f"{name:<32} " + " ".join(f"{t * 1e6:8.2f}" for t in secs))
+    print(
+        f"load average (1, 5, 15 min) at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}"
+    )
 
 
 if __name__ == "__main__":

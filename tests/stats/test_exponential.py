@@ -386,3 +386,89 @@ def test_small_batches_equal_the_array_path(monkeypatch: pytest.MonkeyPatch, max
         results.append(h)
     assert results[0] == results[1] == results[2]
     assert results[0].count == sum(int(np.isfinite(x).sum()) for x in batches)
+
+
+# ---------------------------------------------------------------- mixed signs: one joint pass
+
+
+@pytest.mark.parametrize("scale", [-10, -1, 0, 1, 4, 11, 20])
+def test_signed_counts_equal_reference_counts(scale: int) -> None:
+    rng = np.random.default_rng(200 + scale)
+    v = _positive_doubles(rng, scale)
+    v = v[v >= np.finfo(float).smallest_normal]
+    signs = rng.choice([-1.0, 1.0], v.size)
+    x = np.concatenate([signs * v, [0.0, -0.0, 0.0]])
+    indexer = BitIndexer(scale, float(v.min()), float(v.max()))
+    pos, neg = indexer.signed_counts(x)
+    for counts, sign in ((pos, 1.0), (neg, -1.0)):
+        ref = map_to_index(v[signs == sign], scale) - indexer.offset
+        assert counts.tolist() == np.bincount(ref, minlength=indexer.size).tolist()
+    assert int(pos.sum() + neg.sum()) == v.size  # the zeros are in neither
+
+
+def _mixed_batch(rng: np.random.Generator, spread: str, subnormals: bool) -> np.ndarray:
+    """Both signs of random values, bucket boundaries, their neighbours and powers of two."""
+    if spread == "wide":
+        # Powers of two up to 2**1000 only: larger ones would overflow the (plain) sum.
+        mags = np.concatenate([rng.lognormal(0, 30, 30_000), 2.0 ** POW2_EXPONENTS[:-23], [1e300]])
+        scale = 0
+    elif spread == "narrow":  # four octaves: the batch keeps a fine scale
+        mags = np.concatenate([2.0 ** rng.uniform(-2, 2, 30_000), 2.0 ** np.arange(-2, 3)])
+        scale = 5
+    else:  # "far": positives near 1e200, negatives near 1e-200
+        mags = np.concatenate(
+            [1e200 * rng.uniform(1, 2, 15_000), 1e-200 * rng.uniform(1, 2, 15_000)]
+        )
+        scale = 8
+    b = lower_boundary(map_to_index(mags[:2000], scale), scale)
+    b = b[(b > 0) & np.isfinite(b)]
+    mags = np.concatenate([mags, b, np.nextafter(b, 0.0), np.nextafter(b, np.inf)])
+    mags = mags[(mags > 0) & np.isfinite(mags)]
+    if spread == "far":
+        signed = np.where(mags > 1.0, mags, -mags)
+    else:
+        signed = np.concatenate([mags, -mags, rng.choice([-1.0, 1.0], mags.size) * mags])
+    extra = [0.0, -0.0, 0.0, np.nan, np.inf, -np.inf, -np.inf]
+    if subnormals:
+        extra += [5e-324, -5e-324, 1e-310, -2e-315]
+    x = np.concatenate([signed, extra])
+    rng.shuffle(x)
+    return x
+
+
+@pytest.mark.parametrize("max_size", [2, 160, 4000])
+@pytest.mark.parametrize(
+    ("spread", "subnormals"), [("wide", False), ("wide", True), ("narrow", False), ("far", False)]
+)
+def test_mixed_sign_batches_equal_the_reference_path(
+    monkeypatch: pytest.MonkeyPatch, max_size: int, spread: str, subnormals: bool
+) -> None:
+    rng = np.random.default_rng(max_size + len(spread))
+    x = _mixed_batch(rng, spread, subnormals)
+    joint_calls = []
+    signed_counts = BitIndexer.signed_counts
+
+    def spy(self: BitIndexer, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        joint_calls.append(values.size)
+        return signed_counts(self, values)
+
+    monkeypatch.setattr(BitIndexer, "signed_counts", spy)
+    results = []
+    for small in (0, 10**9):  # 0: bit patterns (joint pass when it applies); else map_to_index
+        monkeypatch.setattr(exponential, "_SMALL_BATCH", small)
+        h = ExponentialHistogram(max_size=max_size)
+        h.update_many(x)
+        results.append(h)
+    fast, ref = results
+    assert fast == ref
+    # The joint pass is taken unless subnormals need clamping or the signs lie far apart.
+    far_apart = spread == "far" and max_size > 2  # at max_size 2, scale 0: 1330 buckets
+    assert len(joint_calls) == (0 if subnormals or far_apart else 1)
+    # And against map_to_index of the magnitudes at the final scale, independently of both.
+    finite = x[np.isfinite(x)]
+    assert fast.zero_count == int(np.count_nonzero(finite == 0.0))
+    for b, side in ((fast.positive, finite[finite > 0]), (fast.negative, -finite[finite < 0])):
+        idx = map_to_index(side, fast.scale)
+        assert b.offset == idx.min()
+        assert b.counts.tolist() == np.bincount(idx - idx.min()).tolist()
+    assert (fast.nan_count, fast.posinf_count, fast.neginf_count) == (1, 1, 2)

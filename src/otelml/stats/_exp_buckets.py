@@ -3,7 +3,8 @@
 A :class:`Buckets` range holds the counts of consecutive bucket indices. ``update_many`` splits
 a batch into its positive and negative magnitudes; :class:`ArraySide` and :class:`ScalarSide`
 find each side's index range first (so that the histogram settles its final scale before
-binning anything) and then count the side at that scale.
+binning anything) and then count the side at that scale. A mixed-sign batch (zeros included)
+is not split: its two :class:`JointSide` objects share one pass over the magnitudes' bits.
 """
 
 from __future__ import annotations
@@ -19,9 +20,14 @@ from otelml.stats._exp_index import (
     lower_boundary,
     map_to_index,
     map_to_index_scalar,
+    smallest_magnitudes,
 )
 
 _I64 = npt.NDArray[np.int64]
+_MIN_NORMAL = float(np.finfo(np.float64).smallest_normal)
+# A mixed-sign batch is binned in one pass when both signs' buckets together span at most this
+# many (the table has two cells per bucket); else each sign is split off and binned alone.
+_JOINT_LIMIT = 1 << 14
 
 
 class Buckets(NamedTuple):
@@ -117,33 +123,72 @@ class ScalarSide:
         return Buckets(offset, np.array(counts, dtype=np.int64))
 
 
-Side = ArraySide | ScalarSide
+class _Joint:
+    """A mixed-sign batch whose two signs are binned together by magnitude in one pass."""
+
+    def __init__(self, x: npt.NDArray[np.float64], lo: float, hi: float) -> None:
+        self.x, self.lo, self.hi = x, lo, hi  # least and greatest non-zero magnitude
+        self._scale: int | None = None  # the scale that _pos and _neg were counted at
+        self._pos = self._neg = Buckets(0, np.zeros(0, dtype=np.int64))
+
+    def side(self, s: JointSide, scale: int) -> Buckets:
+        first, last = index_range(self.lo, self.hi, scale)
+        if last - first >= _JOINT_LIMIT:  # signs far apart: one table would be too large
+            v = self.x[self.x < 0] if s.negative else self.x[self.x > 0]
+            indexer = BitIndexer(scale, s.lo, s.hi, negative=s.negative)
+            return Buckets(indexer.offset, indexer.counts(v))
+        if self._scale != scale:  # the first side to ask counts both
+            indexer = BitIndexer(scale, self.lo, self.hi)
+            pos, neg = indexer.signed_counts(self.x)
+            self._pos, self._neg = trim(indexer.offset, pos), trim(indexer.offset, neg)
+            self._scale = scale
+        return self._neg if s.negative else self._pos
+
+
+class JointSide:
+    """One sign of a mixed-sign batch: its index range now, its counts from the shared pass."""
+
+    def __init__(self, joint: _Joint, negative: bool, lo: float, hi: float, scale: int) -> None:
+        self.joint, self.negative, self.lo, self.hi = joint, negative, lo, hi
+        self.first, self.last = index_range(lo, hi, scale)
+
+    def buckets(self, change: int, scale: int) -> Buckets:
+        """Return the counts at ``scale``, which is ``change`` below the one given at first."""
+        return self.joint.side(self, scale)
+
+
+Side = ArraySide | ScalarSide | JointSide
 
 
 def array_sides(
     x: npt.NDArray[np.float64], lo: float, hi: float, threshold: float, scale: int, small: bool
-) -> tuple[int, list[Side | None]]:
-    """Return the zero bucket's count and both sides of finite ``x`` (extremes ``lo``, ``hi``)."""
+) -> list[Side | None]:
+    """Return both sides of finite ``x`` (extremes ``lo``, ``hi``); zeros are in neither."""
     if lo > threshold:  # all positive: no masks, no copies
         xp, xn = x, x[:0]
     elif hi < -threshold:
         xp, xn = x[:0], x
+    elif threshold == 0.0 and not small:
+        lo_pos, lo_neg = smallest_magnitudes(x)
+        if min(lo_pos, lo_neg) >= _MIN_NORMAL:  # subnormals would need clamping, zeros not
+            joint = _Joint(x, min(lo_pos, lo_neg), max(hi, -lo))
+            return [
+                JointSide(joint, False, lo_pos, hi, scale) if hi > 0 else None,
+                JointSide(joint, True, lo_neg, -lo, scale) if lo < 0 else None,
+            ]
+        xp, xn = x[x > threshold], x[x < -threshold]
     else:
         xp, xn = x[x > threshold], x[x < -threshold]
-    sides: list[Side | None] = [
+    return [
         ArraySide(v, neg, scale, small) if v.size else None for v, neg in ((xp, False), (xn, True))
     ]
-    return x.size - xp.size - xn.size, sides
 
 
-def scalar_sides(
-    values: list[float], threshold: float, scale: int
-) -> tuple[int, list[Side | None]]:
-    """Return the zero bucket's count and the two sides of a few finite ``values``."""
+def scalar_sides(values: list[float], threshold: float, scale: int) -> list[Side | None]:
+    """Return the two sides of a few finite ``values``; zeros are in neither."""
     pos = [v for v in values if v > threshold]
     neg = [-v for v in values if v < -threshold]
-    sides: list[Side | None] = [ScalarSide(m, scale) if m else None for m in (pos, neg)]
-    return len(values) - len(pos) - len(neg), sides
+    return [ScalarSide(m, scale) if m else None for m in (pos, neg)]
 
 
 def bucket_bounds(b: Buckets, scale: int) -> tuple[npt.NDArray[np.float64], ...]:

@@ -158,6 +158,31 @@ def index_range(lo: float, hi: float, scale: int) -> tuple[int, int]:
     return first, last
 
 
+def smallest_magnitudes(values: npt.NDArray[np.float64]) -> tuple[float, float]:
+    """Return the least magnitude of the positive and of the negative ``values`` (inf if none).
+
+    Zeros of either sign count as neither. Subtracting the bits of the smallest positive
+    (resp. negative) float wraps everything else above the wanted range, so one unsigned
+    minimum per sign finds each, without masks or copies.
+    """
+    u = values.reshape(-1).view(np.uint64)
+    m = max(1, min(u.size, _CHUNK))
+    buf = np.empty(m, np.uint64)
+    best = [2**64 - 1, 2**64 - 1]
+    for start in range(0, u.size, m):
+        n = min(m, u.size - start)
+        for side, first in enumerate((1, _SIGN_BIT + 1)):
+            np.subtract(u[start : start + n], np.uint64(first), out=buf[:n])
+            best[side] = min(best[side], int(buf[:n].min()))
+    pos, neg = (_from_bits(b + 1) if b < _SIGN_BIT - 1 else math.inf for b in best)
+    return pos, neg
+
+
+def _from_bits(b: int) -> float:
+    value: float = struct.unpack("<d", b.to_bytes(8, "little"))[0]
+    return value
+
+
 class BitIndexer:
     """Bucket indices (relative to ``offset``) of one batch of same-signed values, from their bits.
 
@@ -180,6 +205,7 @@ class BitIndexer:
         self._clamp = np.uint64(sign + _MIN_NORMAL_BITS) if lo < _MIN_NORMAL else None
         lo, hi = max(lo, _MIN_NORMAL), max(hi, _MIN_NORMAL)
         self.offset, last = index_range(lo, hi, scale)
+        self._scale = scale
         self.size = last - self.offset + 1
         self._t1: _I64 | None = None
         self._t2: _U64 | None = None
@@ -238,6 +264,58 @@ class BitIndexer:
             r = self._relative(u[start : start + n], key[:n], bound[:n], gt[:n], rel[:n])
             out += np.bincount(r, minlength=self.size)
         return out
+
+    def signed_counts(self, values: npt.NDArray[np.float64]) -> tuple[_I64, _I64]:
+        """Return the ``size`` bucket counts of the positive and of the negative ``values``.
+
+        For an indexer of magnitudes (``negative=False``) whose ``lo`` is at least the smallest
+        normal: ``values`` (finite float64, either sign, zeros allowed) are indexed by ``|x|``
+        in one pass, the sign bit offsetting the table cell into a second half, so no ``abs``
+        and no per-sign copies are made. Zeros land in an extra bin, counted in neither result.
+        """
+        if self._clamp is not None:
+            raise ValueError("signed_counts needs an indexer of normal magnitudes")
+        size = self.size
+        trash = np.array([2 * size], dtype=np.int64)
+        if self._t1 is None or self._t2 is None:
+            # A bucket is whole octaves: one table entry per biased exponent (m - 1) >> 52,
+            # which is 4095 for a zero (m - 1 wraps) and sends it to the trash bin.
+            exps = np.arange(2047, dtype=np.int64)
+            rel = ((exps - 1023) >> -self._scale) - self.offset
+            inside = (rel >= 0) & (rel < size)
+            pos, neg = np.where(inside, rel, 2 * size), np.where(inside, rel + size, 2 * size)
+            t1 = np.concatenate([pos, np.repeat(trash, 2049), neg, np.repeat(trash, 2049)])
+            t2: _U64 | None = None
+            sub, shift, stride = np.uint64(1), np.uint64(52), np.uint64(4096)
+        else:
+            # Cells as in counts(); a zero wraps to a huge cell, clipped to the appended one.
+            t1 = np.concatenate([self._t1, trash, self._t1 + size, trash])
+            t2 = np.concatenate([self._t2, [_NEVER], self._t2, [_NEVER]])
+            sub, shift, stride = self._sub, self._shift, np.uint64(self._t1.size + 1)
+        u = values.reshape(-1).view(np.uint64)
+        m = max(1, min(u.size, _CHUNK))
+        mag, key, sgn = np.empty(m, np.uint64), np.empty(m, np.uint64), np.empty(m, np.uint64)
+        bound, gt, rel_buf = np.empty(m, np.uint64), np.empty(m, np.bool_), np.empty(m, np.int64)
+        mask, sign_shift = np.uint64(_SIGN_BIT - 1), np.uint64(63)
+        out = np.zeros(2 * size + 1, dtype=np.int64)
+        for start in range(0, u.size, m):
+            n = min(m, u.size - start)
+            c, mg, k, sg, r = u[start : start + n], mag[:n], key[:n], sgn[:n], rel_buf[:n]
+            np.bitwise_and(c, mask, out=mg)
+            np.subtract(mg, sub, out=k)  # a zero wraps to a huge key
+            np.right_shift(k, shift, out=k)
+            np.right_shift(c, sign_shift, out=sg)
+            np.multiply(sg, stride, out=sg)
+            k += sg
+            ki = k.view(np.int64)
+            np.take(t1, ki, out=r, mode="clip")  # mode="clip" avoids a buffered copy
+            if t2 is not None:
+                b, g = bound[:n], gt[:n]
+                np.take(t2, ki, out=b, mode="clip")
+                np.greater(mg, b, out=g)
+                r += g
+            out += np.bincount(r, minlength=2 * size + 1)
+        return out[:size], out[size : 2 * size]
 
     def indices(self, values: npt.NDArray[np.float64]) -> _I64:
         """Return the bucket index of each of ``values`` (float64, within ``[lo, hi]``)."""

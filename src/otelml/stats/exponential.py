@@ -201,11 +201,10 @@ class ExponentialHistogram:
         self.min = lo if not lo >= self.min else self.min
         self.max = hi if not hi <= self.max else self.max
         if x.size <= _SCALAR_BATCH:
-            zeros, sides = scalar_sides(x.tolist(), self.zero_threshold, self.scale)
+            sides = scalar_sides(x.tolist(), self.zero_threshold, self.scale)
         else:
             small = x.size < _SMALL_BATCH
-            zeros, sides = array_sides(x, lo, hi, self.zero_threshold, self.scale, small)
-        self.zero_count += zeros
+            sides = array_sides(x, lo, hi, self.zero_threshold, self.scale, small)
         # Find the least downscale that fits old and new indices together, then bin once.
         change = 0
         for b, side in zip((self._pos, self._neg), sides, strict=True):
@@ -221,10 +220,17 @@ class ExponentialHistogram:
         if change:
             self.scale -= change
             self._pos, self._neg = downscale(self._pos, change), downscale(self._neg, change)
+        # Whatever no side binned is in the zero bucket (a joint pass counts both sides at once).
+        zeros = x.size
         if sides[0] is not None:
-            self._pos = add(self._pos, sides[0].buckets(change, self.scale))
+            new = sides[0].buckets(change, self.scale)
+            zeros -= int(new.counts.sum())
+            self._pos = add(self._pos, new)
         if sides[1] is not None:
-            self._neg = add(self._neg, sides[1].buckets(change, self.scale))
+            new = sides[1].buckets(change, self.scale)
+            zeros -= int(new.counts.sum())
+            self._neg = add(self._neg, new)
+        self.zero_count += zeros
 
     # ---------------------------------------------------------------- merging
     def merge(self, other: ExponentialHistogram) -> ExponentialHistogram:
