@@ -1,11 +1,12 @@
 """The fast ingestion paths give what point-by-point processing gives.
 
-Three shortcuts could diverge from the straightforward code, so each is checked against it on
+Four shortcuts could diverge from the straightforward code, so each is checked against it on
 random requests (Hypothesis): explicit histograms read as packed bytes and checked by numpy per
 layout (against :func:`hist_value` on the fully decoded point), runs of cumulative histogram
 points converted together (against ``TemporalityTracker.delta`` + ``to_updates`` point by
-point), and span attributes read from cached serialized ``KeyValue`` bytes (against a plain
-reimplementation of the span rules on the regular protobuf classes).
+point), span attributes read from cached serialized ``KeyValue`` bytes (against a plain
+reimplementation of the span rules on the regular protobuf classes), and the aggregator's
+direct merge of two single-histogram windows (against ``FeatureWindow.merge``, bit for bit).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 from otelml import semconv
 from otelml.processor import ingest as ingest_module
 from otelml.processor import ingest_hist
+from otelml.processor import state as state_module
 from otelml.processor.ingest import IngestOptions, IngestResult, Observation, ingest_metrics
 from otelml.processor.otlp import LazyMetricsRequest, LazyTracesRequest, decode_request
 from otelml.processor.points import PointError, hist_value
@@ -615,3 +617,127 @@ def test_lazy_requests_round_trip_to_the_same_wire_data() -> None:
     assert LazyTracesRequest.FromString(tr.SerializeToString()).SerializeToString() == (
         tr.SerializeToString()
     )
+
+
+# -- Aggregator.apply's two-window merge == FeatureWindow.merge -------------------------------
+
+_EDGE_OBJECTS = [np.asarray(e, dtype=np.float64) for e in LAYOUTS] + [
+    np.asarray((-0.0, 1.0)),  # equal to LAYOUTS[0] for merge, yet not bit-identical
+    np.asarray((0.0, 1.0)),  # equal to LAYOUTS[0]: another object
+]
+_summary_float = st.sampled_from([math.nan, 0.0, -0.0, 1.5, -2.0, 1e300]) | st.floats(
+    allow_nan=True, allow_infinity=False
+)
+
+
+@st.composite
+def _window(draw: st.DrawFn) -> FeatureWindow:
+    from otelml.stats.categorical import CategoryCounts
+    from otelml.stats.exponential import ExponentialHistogram
+    from otelml.stats.histogram import FixedHistogram
+
+    def fixed() -> FixedHistogram:
+        h = FixedHistogram.__new__(FixedHistogram)
+        h.edges = draw(st.sampled_from(_EDGE_OBJECTS))
+        # A FixedHistogram from the constructor or copy() is what the writer passes; build
+        # one directly so that edges objects are shared as the writer shares them.
+        h.counts = np.asarray(
+            draw(st.lists(st.integers(0, 2**40), min_size=h.edges.size + 1,
+                          max_size=h.edges.size + 1)),
+            dtype=np.int64,
+        )  # fmt: skip
+        h.sum, h.min, h.max = draw(_summary_float), draw(_summary_float), draw(_summary_float)
+        h.nan_count, h.posinf_count, h.neginf_count = (draw(st.integers(0, 5)) for _ in "abc")
+        h._lookup = None
+        return h
+
+    def expo() -> ExponentialHistogram:
+        h = ExponentialHistogram()
+        h.update_many(np.asarray(draw(st.lists(st.floats(-10, 10), max_size=5)), dtype=float))
+        return h
+
+    kind = draw(st.sampled_from(["fixed"] * 6 + ["expo", "none"]))
+    numeric = fixed() if kind == "fixed" else expo() if kind == "expo" else None
+    # Mostly one histogram per window: the case the fast merge takes.
+    extra = tuple(fixed() for _ in range(draw(st.sampled_from([0, 0, 0, 1])))) if numeric else ()
+    categories = None
+    if draw(st.booleans()):
+        categories = CategoryCounts(cap=draw(st.integers(1, 3)))
+        categories.update_counts(draw(st.dictionaries(st.sampled_from("abcd"), st.integers(1, 9))))
+    return FeatureWindow(
+        numeric=numeric,
+        categories=categories,
+        missing=draw(st.integers(0, 9)),
+        invalid=draw(st.dictionaries(st.sampled_from(["nan", "inf"]), st.integers(1, 9))),
+        rows=draw(st.integers(0, 99)),
+        numeric_extra=extra,
+    )
+
+
+def _same_sketch(x: Any, y: Any) -> None:
+    assert type(x) is type(y)
+    if x is None:
+        return
+    if type(x).__name__ != "FixedHistogram":
+        assert x == y
+        return
+    assert x.edges is y.edges  # the merge keeps the first operand's edges object
+    assert x.counts.dtype == y.counts.dtype
+    assert np.array_equal(x.counts, y.counts)
+    for f in ("sum", "min", "max", "nan_count", "posinf_count", "neginf_count"):
+        a, b = getattr(x, f), getattr(y, f)
+        assert type(a) is type(b), f
+        assert repr(a) == repr(b), f  # bits: -0.0 is not 0.0
+    assert x._lookup is y._lookup
+
+
+def _same_window(x: FeatureWindow, y: FeatureWindow) -> None:
+    _same_sketch(x.numeric, y.numeric)
+    assert len(x.numeric_extra) == len(y.numeric_extra)
+    for a, b in zip(x.numeric_extra, y.numeric_extra, strict=True):
+        _same_sketch(a, b)
+    assert x.categories == y.categories
+    assert (x.missing, x.invalid, x.rows) == (y.missing, y.invalid, y.rows)
+
+
+@settings(SETTINGS, max_examples=200)
+@given(a=_window(), b=_window())
+def test_aggregator_pair_merge_equals_feature_window_merge(
+    a: FeatureWindow, b: FeatureWindow
+) -> None:
+    before = (a.to_dict(), b.to_dict())
+    _same_window(state_module._merge2(a, b), a.merge(b))
+    assert (a.to_dict(), b.to_dict()) == before  # neither input changes
+
+
+@SETTINGS
+@given(
+    requests=st.lists(
+        st.lists(
+            st.tuples(st.sampled_from("xyz"), st.sampled_from(["", "s=1"]),
+                      st.sampled_from([0, 60, 61]), _window()),
+            max_size=6,
+        ),
+        min_size=1, max_size=4,
+    )
+)  # fmt: skip
+def test_aggregator_apply_equals_apply_with_feature_window_merge(
+    requests: list[list[tuple[str, str, int, FeatureWindow]]],
+) -> None:
+    fast = state_module.Aggregator(60)
+    slow = state_module.Aggregator(60)
+    for request in requests:
+        updates = [Update(SeriesKey("m", "1", "p", f, s), ws, w) for f, s, ws, w in request]
+        fast.apply(updates)
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(state_module, "_merge2", lambda a, b: a.merge(b))
+            slow.apply(updates)
+    keys = fast.keys()
+    assert keys == slow.keys()
+    fast_totals, slow_totals = fast.totals(), slow.totals()
+    for key in keys:
+        _same_window(fast_totals[key], slow_totals[key])
+        hf, hs = fast.history(key), slow.history(key)
+        assert [ws for ws, _ in hf] == [ws for ws, _ in hs]
+        for (_, x), (_, y) in zip(hf, hs, strict=True):
+            _same_window(x, y)
