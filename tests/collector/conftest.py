@@ -1,72 +1,39 @@
 """Fixtures for end-to-end tests that run real processes on loopback ports.
 
-Generic on purpose (free ports, processes with readiness checks and log capture, OTLP/gRPC
-sinks from ``otlp_sink.py``, a Prometheus server) so that both files can move up to ``tests/``
-for other e2e tests; only ``collector_binary`` and ``start_collector`` are about the Collector.
+Generic on purpose (processes with readiness checks and log capture, OTLP/gRPC sinks from
+``otlp_sink.py``, a Prometheus server) so that both files can move up to ``tests/`` for other
+e2e tests; only ``collector_binary`` and ``start_collector`` are about the Collector. Ports,
+waits, process groups and the binaries come from ``tests/e2e.py``, shared with tests/stack.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import signal
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
+from e2e import (
+    COLLECTOR_DIR,
+    build_collector,
+    free_port,
+    prometheus_binary,
+    read_log,
+    spawn,
+    stop_group,
+    wait_until,
+)
+
 from .otlp_sink import LOOPBACK, OtlpSink, TlsFiles
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-COLLECTOR_DIR = REPO_ROOT / "collector"
 CONFIG_DIR = COLLECTOR_DIR / "configs"
-# A cold Collector build compiles a few hundred Go packages on 2 cores; CI builds it before
-# pytest (collector/build.sh) so that here it is only an up-to-date check.
-BUILD_TIMEOUT_S = 1800.0
 LOG_TAIL_LINES = 80
-
-T = TypeVar("T")
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_until(
-    probe: Callable[[], T | None],
-    *,
-    timeout: float,
-    what: str,
-    interval: float = 0.1,
-    alive: Callable[[], str | None] | None = None,
-) -> T:
-    """Return the first truthy result of ``probe``; fail the test after ``timeout`` seconds.
-
-    ``alive`` returns an error text when something the wait depends on has died, so that the
-    test fails at once instead of waiting out the timeout.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result:
-            return result
-        if alive is not None and (dead := alive()):
-            pytest.fail(f"{what}: {dead}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 def http_status(url: str, timeout: float = 1.0) -> int | None:
@@ -98,23 +65,14 @@ class ManagedProcess:
         return f"{self.name} exited with code {code}; log tail:\n{self.log_tail(15)}"
 
     def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return read_log(self.log_path)
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
 
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM, then SIGKILL after ``grace`` seconds; only this process's own group."""
-        if self.popen.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, signal.SIGTERM)
-        try:
-            self.popen.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(timeout=grace)
+        stop_group(self.popen, grace)
 
 
 @dataclass
@@ -136,17 +94,7 @@ class ProcessManager:
     ) -> ManagedProcess:
         """Start ``argv`` and return once ``ready()`` is truthy (fails if it exits first)."""
         log_path = self.log_dir / f"{name}.log"
-        with log_path.open("wb") as log:
-            popen = subprocess.Popen(
-                list(argv),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, **(env or {})},
-                cwd=cwd,
-                # its own process group: teardown signals it and its children, nothing else
-                start_new_session=True,
-            )
+        popen = spawn(argv, log_path, env=env, cwd=cwd)
         proc = ManagedProcess(name, list(argv), popen, log_path)
         self.processes.append(proc)
         if ready is not None:
@@ -243,9 +191,7 @@ class PrometheusServer:
 @pytest.fixture
 def prometheus_server(processes: ProcessManager, tmp_path: Path) -> PrometheusServer:
     """A real Prometheus on a free loopback port that accepts remote write, no scrapes."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("prometheus is not installed: run .ci/install-system.sh")
+    binary = prometheus_binary()
     config = tmp_path / "prometheus.yml"
     config.write_text("global:\n  evaluation_interval: 1m\nscrape_configs: []\n")
     port = free_port()
@@ -272,24 +218,7 @@ def prometheus_server(processes: ProcessManager, tmp_path: Path) -> PrometheusSe
 @pytest.fixture(scope="session")
 def collector_binary() -> Path:
     """Path of the otelml Collector, built by collector/build.sh when missing or stale."""
-    try:
-        done = subprocess.run(
-            ["bash", str(COLLECTOR_DIR / "build.sh")],
-            capture_output=True,
-            timeout=BUILD_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"collector/build.sh took longer than {BUILD_TIMEOUT_S:.0f}s")
-    if done.returncode != 0:
-        pytest.fail(
-            "collector/build.sh failed (CI must build the Collector before the tests):\n"
-            + done.stderr.decode(errors="replace")[-4000:]
-        )
-    binary = Path(done.stdout.decode().strip().splitlines()[-1])
-    if not os.access(binary, os.X_OK):
-        pytest.fail(f"collector/build.sh did not produce an executable at {binary}")
-    return binary
+    return build_collector()
 
 
 @dataclass

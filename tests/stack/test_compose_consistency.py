@@ -15,8 +15,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
 import yaml
+
+from e2e import build_collector
 
 from .stackfiles import COLLECTOR_DIR, GRAFANA_DIR, PROMETHEUS_DIR, REPO_ROOT, load_yaml
 
@@ -236,19 +237,6 @@ def test_snippet_exporter_is_the_tested_one() -> None:
         assert pipeline["receivers"] == fanout["service"]["pipelines"][name]["receivers"]
 
 
-def _collector_binary() -> Path:
-    done = subprocess.run(
-        ["bash", str(COLLECTOR_DIR / "build.sh")],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.fail(f"collector/build.sh failed (CI builds it first):\n{done.stderr[-3000:]}")
-    return Path(done.stdout.strip().splitlines()[-1])
-
-
 def test_snippet_passes_the_real_collectors_validate(tmp_path: Path) -> None:
     snippet = load_yaml(SNIPPET)
     # Stand-ins for "your" receivers, processors and backends named in the snippet.
@@ -276,7 +264,7 @@ def test_snippet_passes_the_real_collectors_validate(tmp_path: Path) -> None:
     path = tmp_path / "existing-collector.yaml"
     path.write_text(yaml.safe_dump(config))
     done = subprocess.run(
-        [str(_collector_binary()), "validate", f"--config={path}"],
+        [str(build_collector()), "validate", f"--config={path}"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -18,8 +18,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import shutil
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -28,19 +26,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import yaml
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
+from e2e import LOOPBACK, build_collector, free_port, prometheus_binary
 from otelml import semconv
-from otelml.stats.baseline_builder import BaselineBuilder
 
-from .app_example import MODEL, VERSION, reference_frame
-from .conftest import LOOPBACK, Processes, free_port, http_get, http_send, prom_query, wait_until
-from .stackfiles import COLLECTOR_DIR, PROMETHEUS_DIR, dashboards, load_yaml
+from .app_example import MODEL, VERSION
+from .conftest import (
+    Processes,
+    assert_counted_exactly,
+    http_get,
+    http_send,
+    prom_query,
+    reference_baseline,
+    serve_addresses,
+    start_prometheus,
+    start_serve,
+    wait_http_ok,
+    wait_until,
+)
+from .stackfiles import dashboards, prometheus_test_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -74,29 +83,6 @@ class Stack:
     prometheus: str
     processor_metrics: str
     processes: Processes
-
-
-def _baseline(path: Path) -> None:
-    builder = BaselineBuilder(prediction="score", label="label")
-    builder.update(reference_frame(np.random.default_rng(0), 20_000))
-    importances = {"f0": 0.2, "f1": 0.5, "f2": 0.1, "c0": 0.3}
-    baseline = builder.freeze(
-        model=MODEL, version=VERSION, importances=importances, created_at="2024-01-01T00:00:00Z"
-    )
-    path.write_text(baseline.to_json())
-
-
-def _collector_binary() -> Path:
-    done = subprocess.run(
-        ["bash", str(COLLECTOR_DIR / "build.sh")],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.fail(f"collector/build.sh failed (CI builds it first):\n{done.stderr[-3000:]}")
-    return Path(done.stdout.strip().splitlines()[-1])
 
 
 def _collector_config(path: Path, processor_grpc: str, ports: dict[str, int]) -> None:
@@ -136,30 +122,6 @@ def _collector_config(path: Path, processor_grpc: str, ports: dict[str, int]) ->
     path.write_text(yaml.safe_dump(config))
 
 
-def _prometheus_config(tmp: Path, targets: dict[str, str]) -> Path:
-    """Write the shipped prometheus.yml with test targets, 1 s intervals, alert `for` 2 s."""
-    config = load_yaml(PROMETHEUS_DIR / "prometheus.yml")
-    config["global"] = {"scrape_interval": SCRAPE, "evaluation_interval": SCRAPE}
-    for job in config["scrape_configs"]:
-        job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
-        job["scrape_interval"] = SCRAPE
-        job["scrape_timeout"] = SCRAPE
-    rule_files = []
-    for rel in config["rule_files"]:
-        rules = load_yaml(PROMETHEUS_DIR / rel)
-        for group in rules["groups"]:
-            for rule in group["rules"]:
-                if "for" in rule:
-                    rule["for"] = "2s"
-        out = tmp / Path(rel).name
-        out.write_text(yaml.safe_dump(rules))
-        rule_files.append(str(out))
-    config["rule_files"] = rule_files
-    path = tmp / "prometheus.yml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
 def _probe_request() -> bytes:
     """Return an OTLP metrics request of a second model (beyond max_models=1: overflow)."""
     attrs = [
@@ -191,37 +153,18 @@ def _probe_request() -> bytes:
     return req.SerializeToString()
 
 
-def _start_processor(procs: Processes, tmp: Path) -> dict[str, str]:
-    proc = procs.start(
-        "otelml-serve",
-        [sys.executable, "-m", "otelml", "serve"],
-        env={
-            "OTELML_STORAGE__PATH": str(tmp / "otelml.db"),
-            "OTELML_RECEIVERS__GRPC__ENDPOINT": f"{LOOPBACK}:0",
-            "OTELML_RECEIVERS__HTTP__ENDPOINT": f"{LOOPBACK}:0",
-            "OTELML_EXPORT__PROMETHEUS__ENDPOINT": f"{LOOPBACK}:0",
-            "OTELML_EVALUATION__INTERVAL_S": "1",
-            "OTELML_LIMITS__MAX_MODELS": "1",
-        },
-    )
-    wait_until(
-        lambda: "otelml: ready" in proc.text(), timeout=60, what="otelml serve", procs=[proc]
-    )
-    return dict(re.findall(r"otelml: (\S+) listening on (\S+)", proc.text()))
-
-
 @pytest.fixture(scope="module")
 def stack(stack_processes: Processes, tmp_path_factory: pytest.TempPathFactory) -> Stack:
-    prometheus = shutil.which("prometheus")
-    if prometheus is None:
-        pytest.fail("prometheus is not installed: run .ci/install-system.sh")
+    prometheus = prometheus_binary()
     tmp = tmp_path_factory.mktemp("stack")
     procs = stack_processes
-    collector = _collector_binary()
+    collector = build_collector()
 
     baseline = tmp / "fraud.baseline.json"
-    _baseline(baseline)
-    addresses = _start_processor(procs, tmp)
+    baseline.write_text(reference_baseline(MODEL).to_json())
+    addresses = serve_addresses(
+        start_serve(procs, "otelml-serve", tmp / "otelml.db", {"OTELML_LIMITS__MAX_MODELS": "1"})
+    )
     metrics_url = addresses["metrics"]
     status, body = http_send(
         f"{metrics_url}/api/v1/models/{MODEL}/versions/{VERSION}/baseline",
@@ -234,39 +177,18 @@ def stack(stack_processes: Processes, tmp_path_factory: pytest.TempPathFactory) 
     ports = {k: free_port() for k in ("otlp", "health", "telemetry", "app_metrics")}
     _collector_config(tmp / "otelcol.yaml", addresses["otlp-grpc"].removeprefix("grpc://"), ports)
     otelcol = procs.start("otelcol", [str(collector), f"--config={tmp / 'otelcol.yaml'}"])
-    wait_until(
-        lambda: http_get(f"http://{LOOPBACK}:{ports['health']}/")[0] == 200,
-        timeout=30,
-        what="the Collector",
-        procs=[otelcol],
-    )
+    wait_http_ok(f"http://{LOOPBACK}:{ports['health']}/", "the Collector", otelcol)
 
-    prom_port = free_port()
-    config = _prometheus_config(
+    config = prometheus_test_config(
         tmp,
         {
-            "otelml-processor": metrics_url.removeprefix("http://"),
-            "otelcol": f"{LOOPBACK}:{ports['telemetry']}",
-            "otelcol-app-metrics": f"{LOOPBACK}:{ports['app_metrics']}",
+            "otelml-processor": [metrics_url.removeprefix("http://")],
+            "otelcol": [f"{LOOPBACK}:{ports['telemetry']}"],
+            "otelcol-app-metrics": [f"{LOOPBACK}:{ports['app_metrics']}"],
         },
+        interval=SCRAPE,
     )
-    prom = procs.start(
-        "prometheus",
-        [
-            prometheus,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp / 'tsdb'}",
-            f"--web.listen-address={LOOPBACK}:{prom_port}",
-            "--log.level=warn",
-        ],
-    )
-    prom_url = f"http://{LOOPBACK}:{prom_port}"
-    wait_until(
-        lambda: http_get(f"{prom_url}/-/ready")[0] == 200,
-        timeout=30,
-        what="Prometheus",
-        procs=[prom],
-    )
+    prom_url, prom = start_prometheus(procs, prometheus, config, tmp / "tsdb")
 
     app = procs.start(
         "app",
@@ -419,12 +341,4 @@ def test_counts_reach_prometheus_exactly(stack: Stack) -> None:
     app_text = next(p for p in stack.processes.started if p.name == "app").text()
     sent = int(re.search(r"sent (\d+) rows", app_text).group(1))  # type: ignore[union-attr]
     query = f'sum(otelml_predictions_total{{model="{MODEL}", segment=""}})'
-
-    def counted() -> float:
-        rows = prom_query(stack.prometheus, query)
-        return float(rows[0]["value"][1]) if rows else 0.0
-
-    # The app's last export passes the Collector's batch and the next scrape: wait for it.
-    wait_until(lambda: counted() >= sent, timeout=20, what=f"{sent} rows in Prometheus")
-    time.sleep(2)  # two more scrapes: nothing is counted twice
-    assert counted() == sent
+    assert_counted_exactly(stack.prometheus, query, sent)

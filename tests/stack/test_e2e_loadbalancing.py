@@ -28,35 +28,34 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import shutil
 import struct
 import subprocess
 import sys
-import time
 import urllib.parse
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
-import yaml
 
-from otelml.stats.baseline_builder import BaselineBuilder
+from e2e import LOOPBACK, build_collector, free_port, prometheus_binary
 
-from .app_example import VERSION, reference_frame
+from .app_example import VERSION
 from .conftest import (
-    LOOPBACK,
-    Proc,
     Processes,
-    free_port,
+    assert_counted_exactly,
     http_get,
     http_send,
     prom_query,
+    reference_baseline,
+    serve_addresses,
+    start_prometheus,
+    start_serve,
+    wait_http_ok,
     wait_until,
 )
-from .stackfiles import COLLECTOR_DIR, PROMETHEUS_DIR, load_yaml
+from .stackfiles import COLLECTOR_DIR, prometheus_test_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -126,42 +125,13 @@ class Stack:
     labelled: dict[str, int]  # model -> rows given an actual
 
 
-def _collector_binary() -> Path:
-    done = subprocess.run(
-        ["bash", str(COLLECTOR_DIR / "build.sh")],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.fail(f"collector/build.sh failed (CI builds it first):\n{done.stderr[-3000:]}")
-    return Path(done.stdout.strip().splitlines()[-1])
-
-
-def _ready(proc: Proc) -> Callable[[], bool]:
-    return lambda: "otelml: ready" in proc.text()
-
-
 def _start_replicas(procs: Processes, tmp: Path, n: int) -> list[Replica]:
     started = [
-        procs.start(
-            f"otelml-serve-{i + 1}",
-            [sys.executable, "-m", "otelml", "serve"],
-            env={
-                "OTELML_STORAGE__PATH": str(tmp / f"replica-{i + 1}.db"),
-                "OTELML_RECEIVERS__GRPC__ENDPOINT": f"{LOOPBACK}:0",
-                "OTELML_RECEIVERS__HTTP__ENDPOINT": f"{LOOPBACK}:0",
-                "OTELML_EXPORT__PROMETHEUS__ENDPOINT": f"{LOOPBACK}:0",
-                "OTELML_EVALUATION__INTERVAL_S": "1",
-            },
-        )
-        for i in range(n)
+        start_serve(procs, f"otelml-serve-{i + 1}", tmp / f"replica-{i + 1}.db") for i in range(n)
     ]
     replicas = []
     for proc in started:
-        wait_until(_ready(proc), timeout=60, what=proc.name, procs=[proc])
-        addresses = dict(re.findall(r"otelml: (\S+) listening on (\S+)", proc.text()))
+        addresses = serve_addresses(proc)
         metrics = addresses["metrics"]
         replicas.append(
             Replica(
@@ -175,12 +145,7 @@ def _start_replicas(procs: Processes, tmp: Path, n: int) -> list[Replica]:
 
 def _upload_baselines(replicas: list[Replica], models: list[str], out_dir: Path) -> None:
     """Build one reference, save it per model for the app and PUT it on every replica."""
-    builder = BaselineBuilder(prediction="score", label="label")
-    builder.update(reference_frame(np.random.default_rng(0), 20_000))
-    importances = {"f0": 0.2, "f1": 0.5, "f2": 0.1, "c0": 0.3}
-    base = builder.freeze(
-        model=models[0], version=VERSION, importances=importances, created_at="2024-01-01T00:00:00Z"
-    )
+    base = reference_baseline(models[0])
     for model in models:
         doc = dataclasses.replace(base, model=model).to_json()
         (out_dir / f"{model}.baseline.json").write_text(doc)
@@ -209,34 +174,6 @@ def _pick_models(replicas: list[Replica]) -> dict[str, int]:
     pytest.fail(f"the ring put fewer than {MODELS_PER_REPLICA} candidates on a replica")
 
 
-def _prometheus_config(tmp: Path, processor_targets: list[str], otelcol_target: str) -> Path:
-    """Write the shipped prometheus.yml with both replicas, 1 s intervals, alert `for` 2 s."""
-    config = load_yaml(PROMETHEUS_DIR / "prometheus.yml")
-    config["global"] = {"scrape_interval": SCRAPE, "evaluation_interval": SCRAPE}
-    targets = {"otelml-processor": processor_targets, "otelcol": [otelcol_target]}
-    # loadbalancing.yaml exports to the processors only: no Collector exposes app metrics here.
-    config["scrape_configs"] = [j for j in config["scrape_configs"] if j["job_name"] in targets]
-    assert {j["job_name"] for j in config["scrape_configs"]} == set(targets)
-    for job in config["scrape_configs"]:
-        job["static_configs"] = [{"targets": targets[job["job_name"]]}]
-        job["scrape_interval"] = SCRAPE
-        job["scrape_timeout"] = SCRAPE
-    rule_files = []
-    for rel in config["rule_files"]:
-        rules = load_yaml(PROMETHEUS_DIR / rel)
-        for group in rules["groups"]:
-            for rule in group["rules"]:
-                if "for" in rule:
-                    rule["for"] = "2s"
-        out = tmp / Path(rel).name
-        out.write_text(yaml.safe_dump(rules))
-        rule_files.append(str(out))
-    config["rule_files"] = rule_files
-    path = tmp / "prometheus.yml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
 def _firing_pairs(prometheus: str) -> set[tuple[str, str]]:
     alerts = prom_query(prometheus, 'ALERTS{alertname="OtelmlFeatureDrift", alertstate="firing"}')
     return {(a["metric"]["model"], a["metric"]["feature"]) for a in alerts}
@@ -244,10 +181,8 @@ def _firing_pairs(prometheus: str) -> set[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def stack(stack_processes: Processes, tmp_path_factory: pytest.TempPathFactory) -> Stack:
-    prometheus = shutil.which("prometheus")
-    if prometheus is None:
-        pytest.fail("prometheus is not installed: run .ci/install-system.sh")
-    collector = _collector_binary()
+    prometheus = prometheus_binary()
+    collector = build_collector()
     tmp = tmp_path_factory.mktemp("lbstack")
     procs = stack_processes
 
@@ -273,34 +208,19 @@ def stack(stack_processes: Processes, tmp_path_factory: pytest.TempPathFactory) 
             "OTELML_PROCESSOR_REPLICA_2": replicas[1].grpc,
         },
     )
-    wait_until(
-        lambda: http_get(f"http://{LOOPBACK}:{ports['OTELCOL_HEALTH_PORT']}/")[0] == 200,
-        timeout=30,
-        what="the Collector",
-        procs=[otelcol],
-    )
+    wait_http_ok(f"http://{LOOPBACK}:{ports['OTELCOL_HEALTH_PORT']}/", "the Collector", otelcol)
 
-    prom_port = free_port()
-    config = _prometheus_config(
-        tmp, [r.instance for r in replicas], f"{LOOPBACK}:{ports['OTELCOL_TELEMETRY_PORT']}"
+    # loadbalancing.yaml exports to the processors only: no Collector exposes app metrics here.
+    config = prometheus_test_config(
+        tmp,
+        {
+            "otelml-processor": [r.instance for r in replicas],
+            "otelcol": [f"{LOOPBACK}:{ports['OTELCOL_TELEMETRY_PORT']}"],
+        },
+        interval=SCRAPE,
+        drop_untargeted=True,
     )
-    prom = procs.start(
-        "prometheus",
-        [
-            prometheus,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp / 'tsdb'}",
-            f"--web.listen-address={LOOPBACK}:{prom_port}",
-            "--log.level=warn",
-        ],
-    )
-    prom_url = f"http://{LOOPBACK}:{prom_port}"
-    wait_until(
-        lambda: http_get(f"{prom_url}/-/ready")[0] == 200,
-        timeout=30,
-        what="Prometheus",
-        procs=[prom],
-    )
+    prom_url, prom = start_prometheus(procs, prometheus, config, tmp / "tsdb")
 
     app = procs.start(
         "app",
@@ -375,15 +295,7 @@ def test_each_model_lands_on_exactly_one_replica(stack: Stack) -> None:
 def test_counts_summed_across_replicas_equal_rows_sent(stack: Stack) -> None:
     total = sum(stack.rows.values())
     query = 'sum(otelml_predictions_total{segment=""})'
-
-    def counted() -> float:
-        rows = prom_query(stack.prometheus, query)
-        return float(rows[0]["value"][1]) if rows else 0.0
-
-    # The app's last export passes the Collector's batch and the next scrape: wait for it.
-    wait_until(lambda: counted() >= total, timeout=20, what=f"{total} rows in Prometheus")
-    time.sleep(2)  # two more scrapes: nothing is counted twice
-    assert counted() == total
+    assert_counted_exactly(stack.prometheus, query, total)
     assert _sum_by_model(stack, "otelml_predictions_total") == stack.rows
     # The ml.prediction records, and the actuals joined to them on the owning replica.
     assert _sum_by_model(stack, "otelml_performance_predictions_total") == stack.rows
