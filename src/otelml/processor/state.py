@@ -17,15 +17,12 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from otelml.processor.window import (
     OVERFLOW,
     PREDICTION_FEATURE,
     FeatureWindow,
     SeriesKey,
     Update,
-    _fixed_type,
     merge_windows,
 )
 
@@ -116,9 +113,9 @@ class Aggregator:
                 ws = align(window_start, self.resolution_s)
                 series = self._windows.setdefault(capped, {})
                 current = series.get(ws)
-                series[ws] = delta if current is None else _merge2(current, delta)
+                series[ws] = delta if current is None else current.merge(delta)
                 total = self._totals.get(capped)
-                self._totals[capped] = delta if total is None else _merge2(total, delta)
+                self._totals[capped] = delta if total is None else total.merge(delta)
                 self._dirty.add((capped, ws))
             self._generation += 1
         if overflow and self._on_overflow is not None:
@@ -181,7 +178,7 @@ class Aggregator:
                     self._dirty.discard((key, ws))
                 dropped += len(old)
                 if series:
-                    self._totals[key] = _merge_all(series.values())
+                    self._totals[key] = merge_windows(series.values())
                 else:
                     del self._windows[key]
                     del self._totals[key]
@@ -252,7 +249,7 @@ class Aggregator:
                 parts = [w for ws, w in self._windows[key].items() if start <= ws < end]
                 if parts:
                     picked.append((key, parts))
-        return {key: _merge_all(parts) for key, parts in picked}
+        return {key: merge_windows(parts) for key, parts in picked}
 
     def history(
         self, key: SeriesKey, start: float = -math.inf, end: float = math.inf
@@ -305,70 +302,3 @@ class Aggregator:
             if key_filter is not None and not key_filter(key):
                 continue
             yield key
-
-
-def _merge_all(windows: Iterable[FeatureWindow]) -> FeatureWindow:
-    # One numpy sum per bucket layout instead of a sketch copy per window (equal results).
-    return merge_windows(windows)
-
-
-def _merge2(a: FeatureWindow, b: FeatureWindow) -> FeatureWindow:
-    """Return ``a.merge(b)``, built directly when both hold one explicit histogram alone.
-
-    That is every series of a metrics request on one bucket layout: two merges per series and
-    request (its window and its total). The generic merge walks the parts, tests the edges
-    with ``np.array_equal``, copies the counts twice and takes min / max through numpy
-    scalars; here the shared edges object (the writer gives each layout one) proves equality
-    without a numpy call, and the summary is computed in Python, with the same results (tests
-    hold them equal).
-    """
-    ha, hb = a.numeric, b.numeric
-    fixed = _fixed_type()
-    if type(ha) is not fixed or type(hb) is not fixed or a.numeric_extra or b.numeric_extra:
-        return a.merge(b)
-    if ha.edges is not hb.edges and not np.array_equal(ha.edges, hb.edges):
-        return a.merge(b)  # merge's own test; it raises and the merge keeps both layouts
-    h = fixed.__new__(fixed)
-    h.edges, h.counts = ha.edges, ha.counts + hb.counts
-    h.sum = ha.sum + hb.sum
-    h.min = _fmin(ha.min, hb.min)
-    h.max = _fmax(ha.max, hb.max)
-    h.nan_count = ha.nan_count + hb.nan_count
-    h.posinf_count = ha.posinf_count + hb.posinf_count
-    h.neginf_count = ha.neginf_count + hb.neginf_count
-    h._lookup = ha._lookup
-    if a.categories is None:
-        categories = b.categories
-    elif b.categories is None:
-        categories = a.categories
-    else:
-        categories = a.categories.merge(b.categories)
-    invalid = dict(a.invalid)
-    for issue, n in b.invalid.items():
-        invalid[issue] = invalid.get(issue, 0) + n
-    return FeatureWindow(
-        numeric=h,
-        categories=categories,
-        missing=a.missing + b.missing,
-        invalid=invalid,
-        rows=a.rows + b.rows,
-    )
-
-
-def _fmin(x: float, y: float) -> float:
-    # np.fmin without a numpy call in the usual cases: a NaN side (unknown) is ignored. Equal
-    # values (0.0 and -0.0 compare equal but differ in sign) are left to np.fmin itself.
-    if x != x:
-        return float(y)
-    if y != y or x < y:
-        return float(x)
-    return float(y) if y < x else float(np.fmin(x, y))
-
-
-def _fmax(x: float, y: float) -> float:
-    # As _fmin, for np.fmax.
-    if x != x:
-        return float(y)
-    if y != y or x > y:
-        return float(x)
-    return float(y) if y > x else float(np.fmax(x, y))
