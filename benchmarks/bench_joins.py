@@ -27,10 +27,10 @@ import numpy as np
 
 from otelml import semconv
 from otelml.processor.config import ProcessorConfig
-from otelml.processor.ingest import LogEvent
-from otelml.processor.joins import Joins
-from otelml.processor.perf_eval import PerformanceEvaluator
-from otelml.processor.perfstate import SCORE_EDGES
+from otelml.processor.evaluate.performance import PerformanceEvaluator
+from otelml.processor.receive.ingest import LogEvent
+from otelml.processor.state.joins import Joins
+from otelml.processor.state.perfstate import SCORE_EDGES
 from otelml.stats.cbpe import CBPEEstimator
 
 T0 = 1_700_000_000.0
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             generation = 0
 
             def get(self, model: str, version: str) -> object:
-                from otelml.processor.baseline_registry import BaselineEntry, BaselineInfo
+                from otelml.processor.evaluate.baselines import BaselineEntry, BaselineInfo
                 from otelml.stats.baseline import Baseline
 
                 b = Baseline(

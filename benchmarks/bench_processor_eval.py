@@ -22,12 +22,18 @@ import time
 
 import numpy as np
 
-from otelml.processor.baseline_registry import BaselineRegistry
 from otelml.processor.config import ProcessorConfig
-from otelml.processor.context import ProcessorContext
-from otelml.processor.evaluator import Evaluator
-from otelml.processor.exporter_prometheus import exposition
-from otelml.processor.state import PREDICTION_FEATURE, Aggregator, FeatureWindow, SeriesKey, Update
+from otelml.processor.evaluate.baselines import BaselineRegistry
+from otelml.processor.evaluate.evaluator import Evaluator
+from otelml.processor.export.prometheus import exposition
+from otelml.processor.state.aggregator import (
+    PREDICTION_FEATURE,
+    Aggregator,
+    FeatureWindow,
+    SeriesKey,
+    Update,
+)
+from otelml.processor.state.context import ProcessorContext
 from otelml.processor.telemetry import ProcessorTelemetry
 from otelml.stats.baseline import Baseline, FeatureBaseline
 from otelml.stats.histogram import FixedHistogram

@@ -47,11 +47,11 @@ from tests.processor.otlpdata import (
 )
 
 from otelml import semconv
-from otelml.processor.ingest import IngestOptions, ingest_metrics
-from otelml.processor.otlp import decode_request
-from otelml.processor.spans import ingest_logs, ingest_spans
-from otelml.processor.state import Aggregator, Limits
-from otelml.processor.store import Store
+from otelml.processor.receive.ingest import IngestOptions, ingest_metrics
+from otelml.processor.receive.otlp import decode_request
+from otelml.processor.receive.spans import ingest_logs, ingest_spans
+from otelml.processor.state.aggregator import Aggregator, Limits
+from otelml.processor.state.store import Store
 
 EDGES = [float(x) for x in np.linspace(-3, 3, 11)]
 

@@ -33,10 +33,10 @@ def baseline_from_telemetry(
     """Return the baseline the processor freezes from this telemetry (its own ingestion path)."""
     from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
 
-    from otelml.processor.freeze import baseline_from_windows
-    from otelml.processor.ingest import IngestOptions, ingest_metrics
-    from otelml.processor.state import Aggregator
-    from otelml.processor.updates import to_updates
+    from otelml.processor.evaluate.freeze import baseline_from_windows
+    from otelml.processor.receive.ingest import IngestOptions, ingest_metrics
+    from otelml.processor.state.aggregator import Aggregator
+    from otelml.processor.state.updates import to_updates
 
     request = encode_metrics(telemetry.metric_reader.get_metrics_data())  # the OTLP payload
     opts = IngestOptions()

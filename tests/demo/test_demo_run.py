@@ -166,7 +166,7 @@ def test_demo_names_the_drifted_features_and_writes_the_report(
 
 
 def _has_performance_route() -> bool:
-    from otelml.processor.api import ROUTES
+    from otelml.processor.api.app import ROUTES
 
     return any(path.endswith("/performance") for _method, path, _handler in ROUTES)
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from otelml.processor.state import Aggregator
-from otelml.processor.store import Store
+from otelml.processor.state.aggregator import Aggregator
+from otelml.processor.state.store import Store
 
 STARTUP_TIMEOUT_S = 60.0
 

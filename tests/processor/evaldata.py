@@ -16,10 +16,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from otelml.processor.api import ensure_components
+from otelml.processor.api.app import ensure_components
 from otelml.processor.config import ProcessorConfig
-from otelml.processor.context import ProcessorContext
-from otelml.processor.state import PREDICTION_FEATURE, Aggregator, FeatureWindow, SeriesKey, Update
+from otelml.processor.state.aggregator import (
+    PREDICTION_FEATURE,
+    Aggregator,
+    FeatureWindow,
+    SeriesKey,
+    Update,
+)
+from otelml.processor.state.context import ProcessorContext
 from otelml.processor.telemetry import ProcessorTelemetry
 from otelml.stats.baseline import Baseline
 from otelml.stats.baseline_builder import BaselineBuilder

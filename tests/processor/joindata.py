@@ -11,8 +11,8 @@ import numpy as np
 
 from otelml import semconv
 from otelml.processor.config import ProcessorConfig
-from otelml.processor.ingest import LogEvent
-from otelml.processor.joins import Joins
+from otelml.processor.receive.ingest import LogEvent
+from otelml.processor.state.joins import Joins
 
 NS = 1_000_000_000
 

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
-from otelml.processor.api import make_http_app
-from otelml.processor.context import ProcessorContext
+from otelml.processor.api.app import make_http_app
+from otelml.processor.state.context import ProcessorContext
 
 from . import openapi_check, promtext
 from .evaldata import (
@@ -27,7 +27,7 @@ from .evaldata import (
 )
 
 DOC: dict[str, Any] = yaml.safe_load(
-    resources.files("otelml.processor").joinpath("openapi.yaml").read_text("utf-8")
+    resources.files("otelml.processor.api").joinpath("openapi.yaml").read_text("utf-8")
 )
 MV = "/api/v1/models/fraud/versions/1.0.0"
 

@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from otelml.cli.baseline_push import add_push_command
-from otelml.processor.api import make_http_app
+from otelml.processor.api.app import make_http_app
 
 from .evaldata import (
     close_registries,  # noqa: F401 - autouse fixture

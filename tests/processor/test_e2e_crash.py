@@ -20,7 +20,7 @@ from collections.abc import Callable
 import pytest
 
 from otelml import semconv
-from otelml.processor.state import PREDICTION_FEATURE, SeriesKey
+from otelml.processor.state.aggregator import PREDICTION_FEATURE, SeriesKey
 
 from .conftest import ServiceProcess, load_state
 from .otlpdata import CUMULATIVE, DELTA, metrics_request, model_attrs, sum_metric

@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from otelml import semconv
-from otelml.processor.state import PREDICTION_FEATURE, SeriesKey
+from otelml.processor.state.aggregator import PREDICTION_FEATURE, SeriesKey
 
 from .conftest import ServiceProcess, load_state
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from otelml.processor.baseline_registry import BaselineRegistry
-from otelml.processor.evaluator import Evaluator, worst_status
-from otelml.processor.state import SeriesKey
+from otelml.processor.evaluate.baselines import BaselineRegistry
+from otelml.processor.evaluate.evaluator import Evaluator, worst_status
+from otelml.processor.state.aggregator import SeriesKey
 from otelml.processor.telemetry import ProcessorTelemetry
 
 from .evaldata import MODEL, NUMERIC, T0, VERSION, current_updates, make_aggregator, make_baseline
@@ -211,7 +211,7 @@ def test_results_of_models_without_recent_data_are_dropped(
 
 
 def test_quality_issues_reach_the_evaluation(baseline, registry: BaselineRegistry) -> None:  # type: ignore[no-untyped-def]
-    from otelml.processor.state import FeatureWindow, Update
+    from otelml.processor.state.aggregator import FeatureWindow, Update
 
     registry.put(baseline)
     ups = current_updates(baseline, minutes=10)

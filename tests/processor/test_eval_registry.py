@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from otelml.processor import freeze
-from otelml.processor.baseline_registry import BaselineRegistry, parse_baseline, version_key
-from otelml.processor.state import PREDICTION_FEATURE, FeatureWindow, SeriesKey
+from otelml.processor.evaluate import freeze
+from otelml.processor.evaluate.baselines import BaselineRegistry, parse_baseline, version_key
+from otelml.processor.state.aggregator import PREDICTION_FEATURE, FeatureWindow, SeriesKey
 from otelml.stats.baseline import BaselineFormatError
 from otelml.stats.exponential import ExponentialHistogram
 from otelml.stats.histogram import FixedHistogram

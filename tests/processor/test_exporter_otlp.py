@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 
-from otelml.processor import exporter_prometheus as prom
-from otelml.processor.exporter_otlp import OtlpPusher, make_exporter
+from otelml.processor.export import prometheus as prom
+from otelml.processor.export.otlp_push import OtlpPusher, make_exporter
 
 from .evaldata import (
     close_registries,  # noqa: F401 - autouse fixture
@@ -114,7 +114,7 @@ async def test_background_push_from_the_app(receiver, tmp_path: Path) -> None:  
 
     from aiohttp.test_utils import TestClient, TestServer
 
-    from otelml.processor.api import make_http_app
+    from otelml.processor.api.app import make_http_app
 
     rec, endpoint = receiver
     ctx = make_context(make_aggregator([]), tmp_path / "db")

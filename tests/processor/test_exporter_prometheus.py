@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from otelml import semconv
-from otelml.processor import exporter_prometheus as prom
-from otelml.processor.state import PREDICTION_FEATURE, FeatureWindow, SeriesKey, Update
+from otelml.processor.export import prometheus as prom
+from otelml.processor.state.aggregator import PREDICTION_FEATURE, FeatureWindow, SeriesKey, Update
 from otelml.stats.exponential import ExponentialHistogram
 
 from . import promtext

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from otelml.processor import exporter_prometheus as prom
-from otelml.processor.context import ProcessorContext
+from otelml.processor.export import prometheus as prom
+from otelml.processor.state.context import ProcessorContext
 
 from . import promtext
 from .evaldata import (

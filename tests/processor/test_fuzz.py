@@ -20,11 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from otelml import semconv
-from otelml.processor.ingest import IngestOptions
-from otelml.processor.otlp import BadRequest, TooLarge, decode_request, gunzip
-from otelml.processor.pipeline import Pipeline, Status
-from otelml.processor.state import Aggregator
-from otelml.processor.store import Store
+from otelml.processor.receive.ingest import IngestOptions
+from otelml.processor.receive.otlp import BadRequest, TooLarge, decode_request, gunzip
+from otelml.processor.receive.pipeline import Pipeline, Status
+from otelml.processor.state.aggregator import Aggregator
+from otelml.processor.state.store import Store
 from otelml.processor.telemetry import ProcessorTelemetry
 
 from .otlpdata import (
@@ -167,7 +167,7 @@ JSON_VALUES = st.recursive(
 
 @st.composite
 def mutated_json(draw: st.DrawFn) -> tuple[str, bytes]:
-    from otelml.processor.otlp import REQUEST_TYPES
+    from otelml.processor.receive.otlp import REQUEST_TYPES
 
     signal = draw(st.sampled_from(sorted(SEEDS)))
     msg = REQUEST_TYPES[signal].FromString(SEEDS[signal])

@@ -10,7 +10,7 @@ import pytest
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from otelml import semconv
-from otelml.processor.ingest import (
+from otelml.processor.receive.ingest import (
     CATEGORY,
     INVALID,
     MISSING,
@@ -19,10 +19,10 @@ from otelml.processor.ingest import (
     IngestOptions,
     ingest_metrics,
 )
-from otelml.processor.spans import ingest_logs, ingest_spans
-from otelml.processor.state import PREDICTION_FEATURE, SeriesKey
-from otelml.processor.temporality import ExpoPoint, HistPoint
-from otelml.processor.updates import to_updates
+from otelml.processor.receive.spans import ingest_logs, ingest_spans
+from otelml.processor.state.aggregator import PREDICTION_FEATURE, SeriesKey
+from otelml.processor.state.temporality import ExpoPoint, HistPoint
+from otelml.processor.state.updates import to_updates
 
 from .otlpdata import (
     CUMULATIVE,

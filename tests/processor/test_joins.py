@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from otelml.processor.config import ProcessorConfig
-from otelml.processor.joins import UNKNOWN_MODEL, Joins
-from otelml.processor.pending import JOINED, PREDICTIONS
+from otelml.processor.state.joins import UNKNOWN_MODEL, Joins
+from otelml.processor.state.pending import JOINED, PREDICTIONS
 
 from .joindata import actual, config, prediction
 from .joindata import open_joins as _open_joins

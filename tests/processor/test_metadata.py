@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import yaml
 
-from otelml.processor import exporter_prometheus as prom
-from otelml.processor.exporter_otlp import build_metrics_data
-from otelml.processor.perf_eval import PerformanceEvaluator
+from otelml.processor.evaluate.performance import PerformanceEvaluator
+from otelml.processor.export import prometheus as prom
+from otelml.processor.export.otlp_push import build_metrics_data
 from otelml.stats.baseline import Baseline
 
 from . import joindata, promtext

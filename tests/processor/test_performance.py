@@ -32,9 +32,9 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from otelml.processor.baseline_registry import BaselineRegistry
-from otelml.processor.joins import Joins
-from otelml.processor.perf_eval import PerformanceEvaluator
+from otelml.processor.evaluate.baselines import BaselineRegistry
+from otelml.processor.evaluate.performance import PerformanceEvaluator
+from otelml.processor.state.joins import Joins
 from otelml.stats.baseline import Baseline
 
 from .joindata import actual, chunks, config, open_joins, prediction

@@ -19,12 +19,12 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 
 from otelml import semconv
-from otelml.processor.ingest import IngestOptions, IngestResult
-from otelml.processor.pipeline import LogEvent, Pipeline
-from otelml.processor.receiver_grpc import make_grpc_server
-from otelml.processor.receiver_http import make_otlp_http_app
-from otelml.processor.state import Aggregator, SeriesKey
-from otelml.processor.store import Store
+from otelml.processor.receive.grpc import make_grpc_server
+from otelml.processor.receive.http import make_otlp_http_app
+from otelml.processor.receive.ingest import IngestOptions, IngestResult
+from otelml.processor.receive.pipeline import LogEvent, Pipeline
+from otelml.processor.state.aggregator import Aggregator, SeriesKey
+from otelml.processor.state.store import Store
 from otelml.processor.telemetry import ProcessorTelemetry
 
 from .otlpdata import log_record, logs_request, metrics_request, model_attrs, sum_metric

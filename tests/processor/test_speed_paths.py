@@ -25,16 +25,16 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from otelml import semconv
-from otelml.processor import ingest as ingest_module
-from otelml.processor import ingest_hist
-from otelml.processor import state as state_module
-from otelml.processor.ingest import IngestOptions, IngestResult, Observation, ingest_metrics
-from otelml.processor.otlp import LazyMetricsRequest, LazyTracesRequest, decode_request
-from otelml.processor.points import PointError, hist_value
-from otelml.processor.spans import ingest_spans
-from otelml.processor.state import PREDICTION_FEATURE, FeatureWindow, SeriesKey, Update
-from otelml.processor.temporality import HistPoint, StreamsFull, TemporalityTracker
-from otelml.processor.updates import UpdateBuilder, convert, to_updates
+from otelml.processor.receive import histograms as ingest_hist
+from otelml.processor.receive import ingest as ingest_module
+from otelml.processor.receive.ingest import IngestOptions, IngestResult, Observation, ingest_metrics
+from otelml.processor.receive.otlp import LazyMetricsRequest, LazyTracesRequest, decode_request
+from otelml.processor.receive.points import PointError, hist_value
+from otelml.processor.receive.spans import ingest_spans
+from otelml.processor.state.aggregator import PREDICTION_FEATURE, FeatureWindow, SeriesKey, Update
+from otelml.processor.state import aggregator as state_module
+from otelml.processor.state.temporality import HistPoint, StreamsFull, TemporalityTracker
+from otelml.processor.state.updates import UpdateBuilder, convert, to_updates
 
 from .otlpdata import (
     CUMULATIVE,

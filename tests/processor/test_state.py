@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from otelml import semconv
-from otelml.processor.state import (
+from otelml.processor.state.aggregator import (
     PREDICTION_FEATURE,
     Aggregator,
     FeatureWindow,

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from otelml import semconv
-from otelml.processor.ingest import IngestOptions, ingest_metrics
-from otelml.processor.spans import ingest_spans
-from otelml.processor.state import PREDICTION_FEATURE, Aggregator, SeriesKey
-from otelml.processor.store import Store
+from otelml.processor.receive.ingest import IngestOptions, ingest_metrics
+from otelml.processor.receive.spans import ingest_spans
+from otelml.processor.state.aggregator import PREDICTION_FEATURE, Aggregator, SeriesKey
+from otelml.processor.state.store import Store
 
 from .otlpdata import (
     CUMULATIVE,

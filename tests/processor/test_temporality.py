@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from otelml.processor.temporality import (
+from otelml.processor.state.temporality import (
     ExpoPoint,
     HistPoint,
     StreamsFull,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from otelml.processor.state import Aggregator, FeatureWindow, SeriesKey, Update
-from otelml.processor.window import merge_windows
+from otelml.processor.state.aggregator import Aggregator, FeatureWindow, SeriesKey, Update
+from otelml.processor.state.window import merge_windows
 from otelml.stats.categorical import CategoryCounts
 from otelml.stats.exponential import ExponentialHistogram
 from otelml.stats.histogram import FixedHistogram

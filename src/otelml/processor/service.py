@@ -1,7 +1,7 @@
 """The running processor: store, receivers and the metrics/API app on one asyncio loop.
 
 Start order: open the store (rebuilding the state), start the metrics app (processor-eval's
-``otelml.processor.api.make_http_app(ctx)``; a minimal /healthz + /readyz until it exists), then
+``otelml.processor.api.app.make_http_app(ctx)``; a minimal /healthz + /readyz until it exists), then
 the receivers, then set ``ctx.ready``. Each listener prints one line
 ``otelml: <name> listening on <scheme>://<host>:<port>`` on stdout, then ``otelml: ready``.
 Stop order (SIGTERM / SIGINT): clear ready, stop accepting (receivers close, in-flight requests
@@ -23,14 +23,14 @@ from typing import Any
 from aiohttp import web
 
 from otelml.processor.config import ProcessorConfig
-from otelml.processor.context import ProcessorContext
-from otelml.processor.ingest import IngestOptions
-from otelml.processor.joins import Joins
-from otelml.processor.pipeline import Pipeline
-from otelml.processor.receiver_grpc import make_grpc_server
-from otelml.processor.receiver_http import make_otlp_http_app
-from otelml.processor.state import Aggregator, Limits
-from otelml.processor.store import Store
+from otelml.processor.receive.grpc import make_grpc_server
+from otelml.processor.receive.http import make_otlp_http_app
+from otelml.processor.receive.ingest import IngestOptions
+from otelml.processor.receive.pipeline import Pipeline
+from otelml.processor.state.aggregator import Aggregator, Limits
+from otelml.processor.state.context import ProcessorContext
+from otelml.processor.state.joins import Joins
+from otelml.processor.state.store import Store
 from otelml.processor.telemetry import ProcessorTelemetry
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def _fallback_app(ctx: ProcessorContext) -> web.Application:
 
 def _metrics_app(ctx: ProcessorContext) -> web.Application:
     try:
-        from otelml.processor import api
+        from otelml.processor.api import app as api
 
         app: web.Application = api.make_http_app(ctx)
     except ImportError:

@@ -1,8 +1,8 @@
 """The small bundle of shared objects that the service hands to the API and evaluator.
 
 ``service.py`` (processor-core) builds one :class:`ProcessorContext` and passes it to
-``otelml.processor.api.make_http_app(ctx)`` (processor-eval), whose application is mounted on the
-metrics port. processor-eval creates its ``BaselineRegistry`` and ``Evaluator`` inside
+``otelml.processor.api.app.make_http_app(ctx)`` (processor-eval), whose application is mounted on
+the metrics port. processor-eval creates its ``BaselineRegistry`` and ``Evaluator`` inside
 ``make_http_app`` (or in the app's ``on_startup``), stores them on ``ctx.registry`` and
 ``ctx.evaluator``, and runs its periodic work (evaluation, OTLP push) as tasks in the app's
 ``cleanup_ctx`` / ``on_startup`` + ``on_cleanup``: the service starts the app (``AppRunner.setup``)
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from otelml.processor.config import ProcessorConfig
-from otelml.processor.state import Aggregator
+from otelml.processor.state.aggregator import Aggregator
 from otelml.processor.telemetry import ProcessorTelemetry
 
 

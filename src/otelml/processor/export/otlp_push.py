@@ -1,6 +1,6 @@
 """Optional push of the processor's metrics to an OTLP endpoint (the users' Collector).
 
-The same families that ``/metrics`` serves (:func:`otelml.processor.exporter_prometheus.collect`)
+The same families that ``/metrics`` serves (:func:`otelml.processor.export.prometheus.collect`)
 become an OTLP ``MetricsData``: gauges as gauges, counters as cumulative monotonic sums,
 histograms as cumulative explicit-bucket histograms, all with the Prometheus label names as
 attribute keys. Metric names are the Prometheus names, counters without their ``_total`` suffix,
@@ -22,12 +22,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from otelml._version import __version__
-from otelml.processor import exporter_prometheus as prom
+from otelml.processor.export import prometheus as prom
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import MetricExporter, MetricsData
 
-    from otelml.processor.context import ProcessorContext
+    from otelml.processor.state.context import ProcessorContext
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def make_exporter(endpoint: str, protocol: str, timeout_s: float) -> MetricExpor
 
 
 class OtlpPusher:
-    """Pushes :func:`~otelml.processor.exporter_prometheus.collect` output on an interval."""
+    """Pushes :func:`~otelml.processor.export.prometheus.collect` output on an interval."""
 
     def __init__(
         self,

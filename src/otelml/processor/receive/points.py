@@ -1,7 +1,8 @@
 """Validation of one OTLP data point's value: sums, explicit-bucket and exponential histograms.
 
-Each function returns the value in the processor's own form (:mod:`otelml.processor.temporality`)
-or raises :class:`PointError` naming what is wrong; the point is then refused alone.
+Each function returns the value in the processor's own form
+(:mod:`otelml.processor.state.temporality`) or raises :class:`PointError` naming what is wrong; the
+point is then refused alone.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from otelml.processor.temporality import ExpoPoint, HistPoint
+from otelml.processor.state.temporality import ExpoPoint, HistPoint
 
 
 class PointError(ValueError):

@@ -1,6 +1,6 @@
 """OTLP explicit-bucket histogram points → observations, checked by numpy a layout at a time.
 
-Called by :func:`otelml.processor.ingest.ingest_metrics` for ``histogram`` metrics; the
+Called by :func:`otelml.processor.receive.ingest.ingest_metrics` for ``histogram`` metrics; the
 attribute parsing, stream ids and time checks are the same as for other points (ingest.py).
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from otelml.processor.ingest import (
+from otelml.processor.receive.ingest import (
     IngestOptions,
     IngestResult,
     Observation,
@@ -19,9 +19,9 @@ from otelml.processor.ingest import (
     _Parsed,
     _stream_id,
 )
-from otelml.processor.points import HistBatch, PointError, hist_value
-from otelml.processor.state import SeriesKey
-from otelml.processor.temporality import HistPoint
+from otelml.processor.receive.points import HistBatch, PointError, hist_value
+from otelml.processor.state.aggregator import SeriesKey
+from otelml.processor.state.temporality import HistPoint
 
 
 def histograms(
@@ -36,8 +36,8 @@ def histograms(
 
     The loop only collects each point's fields (bounds and bucket counts as their packed bytes);
     the bucket counts of all points with one layout are then checked by numpy at once
-    (:class:`~otelml.processor.points.HistBatch`). Points are refused for the same reasons, in
-    the same order of checks and of points, as :func:`hist_value` point by point gives.
+    (:class:`~otelml.processor.receive.points.HistBatch`). Points are refused for the same reasons,
+    in the same order of checks and of points, as :func:`hist_value` point by point gives.
     """
     clock = _Clock(res.now, opts)
     limit = opts.max_attribute_length

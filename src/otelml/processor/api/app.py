@@ -1,9 +1,9 @@
 """The processor's HTTP surface on the metrics port: ``/metrics``, health, and the JSON API.
 
 :func:`make_http_app` builds the aiohttp application that the service mounts. It creates the
-:class:`~otelml.processor.baseline_registry.BaselineRegistry` and the
-:class:`~otelml.processor.evaluator.Evaluator` on the context when the service has not, and runs
-the periodic work (evaluation, the watched baseline directory, the OTLP push) as background
+:class:`~otelml.processor.evaluate.baselines.BaselineRegistry` and the
+:class:`~otelml.processor.evaluate.evaluator.Evaluator` on the context when the service has not,
+and runs the periodic work (evaluation, the watched baseline directory, the OTLP push) as background
 tasks for the application's lifetime. ``openapi.yaml`` beside this module describes every route;
 a test holds the two equal.
 
@@ -25,13 +25,14 @@ from typing import Any
 from aiohttp import web
 
 from otelml import semconv
-from otelml.processor import exporter_prometheus, freeze
-from otelml.processor.baseline_registry import MAX_BASELINE_BYTES, BaselineRegistry, parse_baseline
-from otelml.processor.context import ProcessorContext
-from otelml.processor.evaluator import Evaluator, ModelEvaluation
-from otelml.processor.evaluator import finite as _finite
-from otelml.processor.joins import OUTCOMES as JOIN_OUTCOMES
-from otelml.processor.state import PREDICTION_FEATURE, SeriesKey
+from otelml.processor.evaluate import freeze
+from otelml.processor.evaluate.baselines import MAX_BASELINE_BYTES, BaselineRegistry, parse_baseline
+from otelml.processor.evaluate.evaluator import Evaluator, ModelEvaluation
+from otelml.processor.evaluate.evaluator import finite as _finite
+from otelml.processor.export import prometheus as exporter_prometheus
+from otelml.processor.state.aggregator import PREDICTION_FEATURE, SeriesKey
+from otelml.processor.state.context import ProcessorContext
+from otelml.processor.state.joins import OUTCOMES as JOIN_OUTCOMES
 from otelml.stats.baseline import BaselineFormatError
 
 log = logging.getLogger(__name__)
@@ -415,7 +416,7 @@ async def _build(
 
 async def openapi(request: web.Request) -> web.Response:
     """The OpenAPI document of this API."""
-    text = resources.files("otelml.processor").joinpath("openapi.yaml").read_text("utf-8")
+    text = resources.files("otelml.processor.api").joinpath("openapi.yaml").read_text("utf-8")
     return web.Response(text=text, content_type="application/yaml")
 
 
@@ -458,7 +459,7 @@ def ensure_components(ctx: ProcessorContext) -> None:
         )
     joins = ctx.extras.get("joins")
     if joins is not None and ctx.extras.get("performance") is None:
-        from otelml.processor.perf_eval import PerformanceEvaluator
+        from otelml.processor.evaluate.performance import PerformanceEvaluator
 
         ctx.extras["performance"] = PerformanceEvaluator(
             joins, ctx.registry, ctx.config, clock=ctx.clock
@@ -475,7 +476,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         )
         tasks.append(asyncio.create_task(ctx.registry.watch_directory(directory, interval)))
     if ctx.config.export.otlp.endpoint:
-        from otelml.processor.exporter_otlp import OtlpPusher
+        from otelml.processor.export.otlp_push import OtlpPusher
 
         pusher = OtlpPusher.from_context(ctx)
         tasks.append(asyncio.create_task(pusher.run(), name="otelml-otlp-push"))

@@ -1,7 +1,7 @@
 """One writer thread behind a bounded queue, committing what waits as one group.
 
-:class:`~otelml.processor.store.Store` and :class:`~otelml.processor.joins.Joins` both own a
-SQLite connection that only their writer thread writes to. Callers submit an item and get a
+:class:`~otelml.processor.state.store.Store` and :class:`~otelml.processor.state.joins.Joins` both
+own a SQLite connection that only their writer thread writes to. Callers submit an item and get a
 future; the thread takes up to ``max_batch`` waiting items and hands them to ``write`` together,
 which commits them in one transaction and resolves the futures only after the commit, so a
 future that succeeded means durable data. The owner keeps what the data means and when to

@@ -1,8 +1,8 @@
 """Durable state in SQLite (WAL): a write-ahead log of requests, folded into window rows.
 
 One writer thread owns the connection's writes. Receivers hand it an
-:class:`~otelml.processor.ingest.IngestResult` through a bounded queue and wait for the returned
-future; the writer takes up to ``max_batch`` waiting requests, appends each as one row of
+:class:`~otelml.processor.receive.ingest.IngestResult` through a bounded queue and wait for the
+returned future; the writer takes up to ``max_batch`` waiting requests, appends each as one row of
 ``otelml_log`` in a single transaction (group commit), and only after the commit converts
 cumulative points to deltas, applies the updates to the :class:`Aggregator` and resolves the
 futures, so a request is acknowledged only once it is durable. With ``synchronous=FULL`` (the
@@ -28,18 +28,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from otelml.processor._writer import GroupCommitWriter, immediate_transaction, open_wal
-from otelml.processor.ingest import (
+from otelml.processor.receive.ingest import (
     IngestOptions,
     IngestResult,
     Observation,
     ingest_metrics,
 )
-from otelml.processor.otlp import LazyMetricsRequest
-from otelml.processor.state import Aggregator, FeatureWindow, SeriesKey, Update
+from otelml.processor.receive.otlp import LazyMetricsRequest
+from otelml.processor.state.aggregator import Aggregator, FeatureWindow, SeriesKey, Update
+from otelml.processor.state.temporality import TemporalityTracker, value_from_json, value_to_json
+from otelml.processor.state.updates import UpdateBuilder, convert
+from otelml.processor.state.writer import GroupCommitWriter, immediate_transaction, open_wal
 from otelml.processor.telemetry import ProcessorTelemetry
-from otelml.processor.temporality import TemporalityTracker, value_from_json, value_to_json
-from otelml.processor.updates import UpdateBuilder, convert
 
 log = logging.getLogger(__name__)
 

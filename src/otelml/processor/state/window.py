@@ -1,8 +1,9 @@
 """The shared data types of the processor: series identity, one window's data, an update.
 
 A :class:`FeatureWindow` holds everything one series saw in one resolution window, in
-otelml.stats sketches, and merges with another. :mod:`otelml.processor.state` keeps them; the
-evaluator, API and exporters read them (also importable from ``otelml.processor.state``).
+otelml.stats sketches, and merges with another. :mod:`otelml.processor.state.aggregator` keeps
+them; the evaluator, API and exporters read them (also importable from
+``otelml.processor.state.aggregator``).
 """
 
 from __future__ import annotations

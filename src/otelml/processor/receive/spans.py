@@ -25,10 +25,10 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.common.v1 import common_pb2
 
 from otelml import semconv
-from otelml.processor.ingest import IngestOptions, IngestResult, LogEvent, check_time
-from otelml.processor.otlp import any_value, lazy_traces
-from otelml.processor.points import PointError
-from otelml.processor.state import PREDICTION_FEATURE, FeatureWindow, SeriesKey, Update
+from otelml.processor.receive.ingest import IngestOptions, IngestResult, LogEvent, check_time
+from otelml.processor.receive.otlp import any_value, lazy_traces
+from otelml.processor.receive.points import PointError
+from otelml.processor.state.aggregator import PREDICTION_FEATURE, FeatureWindow, SeriesKey, Update
 
 _FEATURE_PREFIX = semconv.FEATURE_PREFIX
 _SEGMENT_PREFIX = semconv.SEGMENT_PREFIX
@@ -224,7 +224,7 @@ def _str(v: Any, key: str, limit: int) -> str:
 def ingest_spans(request: Any, opts: IngestOptions, now: float) -> IngestResult:
     """Return the updates that an ExportTraceServiceRequest's predict spans carry.
 
-    ``request`` is best a :data:`~otelml.processor.otlp.LazyTracesRequest` (what the
+    ``request`` is best a :data:`~otelml.processor.receive.otlp.LazyTracesRequest` (what the
     receivers decode); a regular one is re-encoded first.
     """
     request = lazy_traces(request)

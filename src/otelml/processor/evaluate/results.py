@@ -1,7 +1,7 @@
 """What an evaluation produces: result records, status coding, and bin labels and shares.
 
-Kept apart from :mod:`otelml.processor.evaluator` (which computes them) so that exporters and
-the API depend on the records only; the evaluator re-exports every name here.
+Kept apart from :mod:`otelml.processor.evaluate.evaluator` (which computes them) so that exporters
+and the API depend on the records only; the evaluator re-exports every name here.
 """
 
 from __future__ import annotations

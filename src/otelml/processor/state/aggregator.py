@@ -6,7 +6,7 @@ single writer after the update is durable; readers (evaluator, API, exporters) t
 under the same lock and work on them outside it.
 
 The shared types (:class:`SeriesKey`, :class:`FeatureWindow`, :class:`Update`,
-:data:`PREDICTION_FEATURE`) live in :mod:`otelml.processor.window` and are re-exported here.
+:data:`PREDICTION_FEATURE`) live in :mod:`otelml.processor.state.window` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from otelml.processor.window import (
+from otelml.processor.state.window import (
     OVERFLOW,
     PREDICTION_FEATURE,
     FeatureWindow,

@@ -14,10 +14,17 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from google.rpc import status_pb2  # type: ignore[import-untyped]
 
-from otelml.processor.otlp import BadRequest, Encoding, Signal, TooLarge, decode_request, gunzip
-from otelml.processor.otlp import encode as encode_message
-from otelml.processor.otlp import response as otlp_response
-from otelml.processor.pipeline import Pipeline, Status
+from otelml.processor.receive.otlp import (
+    BadRequest,
+    Encoding,
+    Signal,
+    TooLarge,
+    decode_request,
+    gunzip,
+)
+from otelml.processor.receive.otlp import encode as encode_message
+from otelml.processor.receive.otlp import response as otlp_response
+from otelml.processor.receive.pipeline import Pipeline, Status
 
 _CONTENT_TYPES: dict[str, Encoding] = {
     "application/x-protobuf": "protobuf",

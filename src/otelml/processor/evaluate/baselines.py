@@ -2,7 +2,7 @@
 
 Baselines reach the registry from files (``otelml baseline push`` through the HTTP API, or a
 watched directory), from the HTTP API directly, or are built from the processor's own telemetry
-(:mod:`otelml.processor.freeze`). They live in
+(:mod:`otelml.processor.evaluate.freeze`). They live in
 their own table of the processor's SQLite file, on a connection of their own (WAL lets it sit
 beside the store's writer), and are cached parsed in memory: ``get`` is called for every model
 on every evaluation and every scrape.

@@ -1,12 +1,12 @@
 """What the processor exports, computed at collection time, and its Prometheus text exposition.
 
-:data:`METRICS` (kept in :mod:`otelml.processor.metrics_catalogue`) is the catalogue of every
+:data:`METRICS` (kept in :mod:`otelml.processor.export.catalogue`) is the catalogue of every
 metric the processor emits (``collector/metadata.yaml`` lists the same; a test holds them
 equal). :func:`collect` builds :class:`Family` objects from
 the aggregator's cumulative totals, the evaluator's latest results and the self-telemetry;
-:func:`render` (:mod:`otelml.processor.exposition`) writes them in the Prometheus text format
+:func:`render` (:mod:`otelml.processor.export.exposition`) writes them in the Prometheus text format
 0.0.4, and
-:mod:`otelml.processor.exporter_otlp` turns the same families into OTLP metrics.
+:mod:`otelml.processor.export.otlp_push` turns the same families into OTLP metrics.
 
 Histograms are cumulative explicit-bucket histograms only (Prometheus 2.42 has no native
 histograms by default): numeric totals are counted on the model version's baseline edges
@@ -29,10 +29,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from otelml import semconv
-from otelml.processor import freeze
-from otelml.processor.evaluation_types import STATUS_CODES, FeatureEvaluation
-from otelml.processor.exposition import CONTENT_TYPE, escape_label, format_value, render
-from otelml.processor.metrics_catalogue import (
+from otelml.processor.evaluate import freeze
+from otelml.processor.evaluate.results import STATUS_CODES, FeatureEvaluation
+from otelml.processor.export.catalogue import (
     METRICS,
     METRICS_BY_NAME,
     Family,
@@ -40,10 +39,11 @@ from otelml.processor.metrics_catalogue import (
     MetricDef,
     MetricType,
 )
-from otelml.processor.state import FeatureWindow, SeriesKey
+from otelml.processor.export.exposition import CONTENT_TYPE, escape_label, format_value, render
+from otelml.processor.state.aggregator import FeatureWindow, SeriesKey
 
 if TYPE_CHECKING:
-    from otelml.processor.context import ProcessorContext
+    from otelml.processor.state.context import ProcessorContext
 
 __all__ = [  # the catalogue and the text format live apart; importable from here as before
     "CONTENT_TYPE",
@@ -278,7 +278,7 @@ def _performance(b: _Builder, ctx: ProcessorContext) -> None:
     joins = ctx.extras.get("joins")
     if joins is None:
         return
-    from otelml.processor.perfstate import DELAY_BUCKETS, score_bin
+    from otelml.processor.state.perfstate import DELAY_BUCKETS, score_bin
 
     coarse = [score_bin(e) for e in SCORE_EXPORT_EDGES]
     totals = joins.totals()
@@ -336,7 +336,7 @@ def _performance(b: _Builder, ctx: ProcessorContext) -> None:
     evaluator = ctx.extras.get("performance")
     if evaluator is None:
         return
-    from otelml.processor.perf_eval import STATUS_CODES as PERF_STATUS
+    from otelml.processor.evaluate.performance import STATUS_CODES as PERF_STATUS
 
     for ev in evaluator.evaluate():
         key = ev.key

@@ -42,9 +42,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from otelml import semconv
-from otelml.processor._writer import Batch, GroupCommitWriter, immediate_transaction, open_wal
-from otelml.processor.ingest import LogEvent
-from otelml.processor.pending import (
+from otelml.processor.receive.ingest import LogEvent
+from otelml.processor.state.pending import (
     ACTUALS,
     JOINED,
     PREDICTIONS,
@@ -55,9 +54,10 @@ from otelml.processor.pending import (
     parse_actual,
     parse_prediction,
 )
-from otelml.processor.perfstate import Cell, Row
-from otelml.processor.rows import contribution, task_of
-from otelml.processor.store import Backpressure, StorageError
+from otelml.processor.state.perfstate import Cell, Row
+from otelml.processor.state.rows import contribution, task_of
+from otelml.processor.state.store import Backpressure, StorageError
+from otelml.processor.state.writer import Batch, GroupCommitWriter, immediate_transaction, open_wal
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Baselines built from the processor's own telemetry, and sketches re-counted on baseline bins.
 
 Freezing (``environment=training|validation`` telemetry, on request) and pinning (a production
-time range) both turn merged :class:`~otelml.processor.state.FeatureWindow` s into a
+time range) both turn merged :class:`~otelml.processor.state.aggregator.FeatureWindow` s into a
 :class:`~otelml.stats.Baseline`:
 
 - a numeric series that arrived as explicit-bucket histograms keeps those bucket edges as the
@@ -13,7 +13,7 @@ time range) both turn merged :class:`~otelml.processor.state.FeatureWindow` s in
 - ``mean`` is exact (sum / count); ``std`` is computed from bin representative values, so it is
   approximate; ``min`` / ``max`` are exact when the sketches carried them;
 - categorical series keep their category counts; the prediction series
-  (:data:`~otelml.processor.state.PREDICTION_FEATURE`) becomes ``Baseline.prediction``;
+  (:data:`~otelml.processor.state.aggregator.PREDICTION_FEATURE`) becomes ``Baseline.prediction``;
 - feature importances are carried over from the model's previous baseline, if any.
 
 :func:`on_edges` re-counts any numeric parts of a window on given edges: explicit-bucket
@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import numpy.typing as npt
 
-from otelml.processor.state import PREDICTION_FEATURE, FeatureWindow, SeriesKey
+from otelml.processor.state.aggregator import PREDICTION_FEATURE, FeatureWindow, SeriesKey
 from otelml.stats.baseline import Baseline, FeatureBaseline
 from otelml.stats.drift import representative_values
 from otelml.stats.exponential import ExponentialHistogram

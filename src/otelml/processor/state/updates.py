@@ -1,7 +1,7 @@
-"""Delta observations → one :class:`~otelml.processor.state.Update` per (series, window).
+"""Delta observations → one :class:`~otelml.processor.state.aggregator.Update` per (series, window).
 
 The store's writer calls :func:`convert` with a request's observations: cumulative points become
-deltas (:class:`~otelml.processor.temporality.TemporalityTracker`) and every delta is added to
+deltas (:class:`~otelml.processor.state.temporality.TemporalityTracker`) and every delta is added to
 an :class:`UpdateBuilder`, which sums explicit histograms of one series and window per bucket
 layout before a sketch is built, so the cost of sketches grows with series, not with replicas.
 
@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from otelml.processor.ingest import CATEGORY, INVALID, MISSING, NUMERIC, ROWS, Observation
-from otelml.processor.temporality import (
+from otelml.processor.receive.ingest import CATEGORY, INVALID, MISSING, NUMERIC, ROWS, Observation
+from otelml.processor.state.temporality import (
     DIFF,
     SKIP,
     ExpoPoint,
@@ -31,7 +31,7 @@ from otelml.processor.temporality import (
     is_zero,
     subtract,
 )
-from otelml.processor.window import PREDICTION_FEATURE, FeatureWindow, SeriesKey, Update
+from otelml.processor.state.window import PREDICTION_FEATURE, FeatureWindow, SeriesKey, Update
 
 _RUN_MIN = 16
 """Shorter runs of cumulative histogram points are converted point by point."""

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 
-from otelml.processor.pending import Actual, Prediction
-from otelml.processor.perfstate import Row
+from otelml.processor.state.pending import Actual, Prediction
+from otelml.processor.state.perfstate import Row
 
 
 def _norm(label: str) -> str:

@@ -3,9 +3,9 @@ and the data-quality rates (the evaluator's per-series helpers)."""
 
 from __future__ import annotations
 
-from otelml.processor import freeze
-from otelml.processor.evaluation_types import QUALITY_ISSUES
-from otelml.processor.state import FeatureWindow
+from otelml.processor.evaluate import freeze
+from otelml.processor.evaluate.results import QUALITY_ISSUES
+from otelml.processor.state.aggregator import FeatureWindow
 from otelml.stats.baseline import FeatureBaseline
 from otelml.stats.categorical import CategoryCounts
 from otelml.stats.histogram import FixedHistogram

@@ -2,7 +2,7 @@
 
 :data:`METRICS` lists the same metrics as ``collector/metadata.yaml`` (a test holds them equal);
 :class:`Family` and :class:`HistogramPoint` carry one collection's points to the Prometheus
-text exposition (:mod:`otelml.processor.exposition`) and the OTLP exporter.
+text exposition (:mod:`otelml.processor.export.exposition`) and the OTLP exporter.
 """
 
 from __future__ import annotations

@@ -18,9 +18,9 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
 
-from otelml.processor.otlp import BadRequest, Signal, decode_request
-from otelml.processor.otlp import response as otlp_response
-from otelml.processor.pipeline import Pipeline, Status
+from otelml.processor.receive.otlp import BadRequest, Signal, decode_request
+from otelml.processor.receive.otlp import response as otlp_response
+from otelml.processor.receive.pipeline import Pipeline, Status
 
 SERVICES: dict[str, Signal] = {
     "opentelemetry.proto.collector.metrics.v1.MetricsService": "metrics",

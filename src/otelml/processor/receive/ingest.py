@@ -2,8 +2,8 @@
 
 A decoded request and the options in, an :class:`IngestResult` out. Nothing here touches state;
 the store's writer converts cumulative observations to deltas
-(:mod:`otelml.processor.temporality`) and turns them into updates
-(:func:`otelml.processor.updates.to_updates`).
+(:mod:`otelml.processor.state.temporality`) and turns them into updates
+(:func:`otelml.processor.state.updates.to_updates`).
 
 One bad data point never fails the request: it is counted as rejected with a reason, and the
 first few reasons go back to the client in OTLP ``partial_success``. Points of metrics that are
@@ -21,14 +21,14 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.common.v1 import common_pb2
 
 from otelml import semconv
-from otelml.processor.otlp import lazy_metrics
-from otelml.processor.points import (
+from otelml.processor.receive.otlp import lazy_metrics
+from otelml.processor.receive.points import (
     PointError,
     count_value,
     expo_value,
 )
-from otelml.processor.state import PREDICTION_FEATURE, SeriesKey, Update, align
-from otelml.processor.temporality import Value
+from otelml.processor.state.aggregator import PREDICTION_FEATURE, SeriesKey, Update, align
+from otelml.processor.state.temporality import Value
 
 NUMERIC, CATEGORY, MISSING, INVALID, ROWS = range(5)
 """Observation kinds: where a value goes in a :class:`FeatureWindow`."""
@@ -285,11 +285,11 @@ def _cache(name: str) -> dict[tuple[bytes, ...], _Parsed | PointError]:
 def ingest_metrics(request: Any, opts: IngestOptions, now: float) -> IngestResult:
     """Return the observations of an ExportMetricsServiceRequest and what it refused.
 
-    ``request`` is best a :data:`~otelml.processor.otlp.LazyMetricsRequest` (what the
+    ``request`` is best a :data:`~otelml.processor.receive.otlp.LazyMetricsRequest` (what the
     receivers decode); a regular one is re-encoded first.
     """
     # Imported here, not at the top: ingest_hist builds on this module's parsing helpers.
-    from otelml.processor.ingest_hist import histograms
+    from otelml.processor.receive.histograms import histograms
 
     request = lazy_metrics(request)
     res = IngestResult("metrics", now, request)

@@ -2,11 +2,11 @@
 
 On every interval the :class:`Evaluator` takes, for each (model, version, environment) with data
 in its evaluation window, one merged copy of the window from the
-:class:`~otelml.processor.state.Aggregator` and compares every (feature, segment) series with
-its reference:
+:class:`~otelml.processor.state.aggregator.Aggregator` and compares every (feature, segment) series
+with its reference:
 
 - ``reference="auto"`` (default): the model version's frozen baseline from the
-  :class:`~otelml.processor.baseline_registry.BaselineRegistry` (falling back to an earlier
+  :class:`~otelml.processor.evaluate.baselines.BaselineRegistry` (falling back to an earlier
   version's), or the previous window when there is none;
 - ``"baseline"``: the frozen baseline only (no baseline, no drift);
 - ``"previous_window"``: always the window before the current one (a rolling baseline, counted
@@ -31,10 +31,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from otelml.processor import freeze
-from otelml.processor.baseline_registry import BaselineEntry, BaselineRegistry
-from otelml.processor.evaluation_parts import current_sketch, kind_of, quality_rates
-from otelml.processor.evaluation_types import (
+from otelml.processor.evaluate import freeze
+from otelml.processor.evaluate.baselines import BaselineEntry, BaselineRegistry
+from otelml.processor.evaluate.parts import current_sketch, kind_of, quality_rates
+from otelml.processor.evaluate.results import (
     QUALITY_ISSUES,
     REFERENCES,
     STATUS_CODES,
@@ -51,7 +51,13 @@ from otelml.processor.evaluation_types import (
     numeric_labels,
     worst_status,
 )
-from otelml.processor.state import PREDICTION_FEATURE, Aggregator, FeatureWindow, SeriesKey, align
+from otelml.processor.state.aggregator import (
+    PREDICTION_FEATURE,
+    Aggregator,
+    FeatureWindow,
+    SeriesKey,
+    align,
+)
 from otelml.processor.telemetry import ProcessorTelemetry
 from otelml.stats.baseline import Baseline, FeatureBaseline
 from otelml.stats.categorical import CategoryCounts
