@@ -28,8 +28,8 @@ import numpy as np
 from otelml import semconv
 from otelml.processor.config import ProcessorConfig
 from otelml.processor.evaluate.performance import PerformanceEvaluator
-from otelml.processor.receive.ingest import LogEvent
 from otelml.processor.state.joins import Joins
+from otelml.processor.state.observations import LogEvent
 from otelml.processor.state.perfstate import SCORE_EDGES
 from otelml.stats.cbpe import CBPEEstimator
 

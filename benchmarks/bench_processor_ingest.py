@@ -47,8 +47,9 @@ from tests.processor.otlpdata import (
 )
 
 from otelml import semconv
-from otelml.processor.receive.ingest import IngestOptions, ingest_metrics
+from otelml.processor.receive.ingest import ingest_metrics, metrics_replayer
 from otelml.processor.receive.otlp import decode_request
+from otelml.processor.receive.series import IngestOptions
 from otelml.processor.receive.spans import ingest_logs, ingest_spans
 from otelml.processor.state.aggregator import Aggregator, Limits
 from otelml.processor.state.store import Store
@@ -253,7 +254,12 @@ def main() -> None:
         print(f"  {signal}: {len(bodies)} requests, {size:.2f} MB each")
     with tempfile.TemporaryDirectory() as d:
         agg = Aggregator(60, limits=Limits(max_models=100, max_features_per_model=1000))
-        store = Store(Path(d) / "bench.db", agg, compact_interval_s=3600)
+        store = Store(
+            Path(d) / "bench.db",
+            agg,
+            compact_interval_s=3600,
+            replay=metrics_replayer(IngestOptions()),
+        )
         store.open()
         for signal, bodies in payloads.items():
             run(signal, bodies, store, args.profile, ref_us)

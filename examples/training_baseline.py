@@ -34,7 +34,8 @@ def baseline_from_telemetry(
     from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
 
     from otelml.processor.evaluate.freeze import baseline_from_windows
-    from otelml.processor.receive.ingest import IngestOptions, ingest_metrics
+    from otelml.processor.receive.ingest import ingest_metrics
+    from otelml.processor.receive.series import IngestOptions
     from otelml.processor.state.aggregator import Aggregator
     from otelml.processor.state.updates import to_updates
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from otelml.processor.receive.ingest import metrics_replayer
+from otelml.processor.receive.series import IngestOptions
 from otelml.processor.state.aggregator import Aggregator
 from otelml.processor.state.store import Store
 
@@ -171,7 +173,7 @@ def processor_service(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]
 def load_state(db_path: Path) -> Aggregator:
     """Return the aggregator that a processor would rebuild from ``db_path`` (stopped)."""
     aggregator = Aggregator(resolution_s=60, retention_s=7 * 86400)
-    store = Store(db_path, aggregator)
+    store = Store(db_path, aggregator, replay=metrics_replayer(IngestOptions()))
     store.open()
     store.close()
     return aggregator

@@ -11,8 +11,8 @@ import numpy as np
 
 from otelml import semconv
 from otelml.processor.config import ProcessorConfig
-from otelml.processor.receive.ingest import LogEvent
 from otelml.processor.state.joins import Joins
+from otelml.processor.state.observations import LogEvent
 
 NS = 1_000_000_000
 

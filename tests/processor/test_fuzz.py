@@ -20,9 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from otelml import semconv
-from otelml.processor.receive.ingest import IngestOptions
+from otelml.processor.receive.ingest import metrics_replayer
 from otelml.processor.receive.otlp import BadRequest, TooLarge, decode_request, gunzip
 from otelml.processor.receive.pipeline import Pipeline, Status
+from otelml.processor.receive.series import IngestOptions
 from otelml.processor.state.aggregator import Aggregator
 from otelml.processor.state.store import Store
 from otelml.processor.telemetry import ProcessorTelemetry
@@ -78,7 +79,7 @@ class Harness:
 
     def __init__(self, path: Path) -> None:
         self.aggregator = Aggregator(60)
-        self.store = Store(path, self.aggregator)
+        self.store = Store(path, self.aggregator, replay=metrics_replayer(IngestOptions()))
         self.store.open()
         self.pipeline = Pipeline(self.store, IngestOptions(), ProcessorTelemetry())
         self.loop = asyncio.new_event_loop()

@@ -21,9 +21,11 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from otelml import semconv
 from otelml.processor.receive.grpc import make_grpc_server
 from otelml.processor.receive.http import make_otlp_http_app
-from otelml.processor.receive.ingest import IngestOptions, IngestResult
-from otelml.processor.receive.pipeline import LogEvent, Pipeline
+from otelml.processor.receive.ingest import metrics_replayer
+from otelml.processor.receive.pipeline import Pipeline
+from otelml.processor.receive.series import IngestOptions
 from otelml.processor.state.aggregator import Aggregator, SeriesKey
+from otelml.processor.state.observations import IngestResult, LogEvent
 from otelml.processor.state.store import Store
 from otelml.processor.telemetry import ProcessorTelemetry
 
@@ -56,7 +58,13 @@ def missing(n: int, feature: str = "amount") -> bytes:
 async def _start(tmp_path: Path, *, open_store: bool = True) -> tuple[Receivers, Any]:
     telemetry = ProcessorTelemetry()
     aggregator = Aggregator(60)
-    store = Store(tmp_path / "r.db", aggregator, telemetry=telemetry, queue_size=1)
+    store = Store(
+        tmp_path / "r.db",
+        aggregator,
+        telemetry=telemetry,
+        queue_size=1,
+        replay=metrics_replayer(IngestOptions()),
+    )
     if open_store:
         store.open()
     pipeline = Pipeline(store, IngestOptions(max_attribute_length=64), telemetry)

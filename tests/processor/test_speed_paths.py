@@ -25,14 +25,15 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from otelml import semconv
-from otelml.processor.receive import histograms as ingest_hist
 from otelml.processor.receive import ingest as ingest_module
-from otelml.processor.receive.ingest import IngestOptions, IngestResult, Observation, ingest_metrics
+from otelml.processor.receive.ingest import ingest_metrics
 from otelml.processor.receive.otlp import LazyMetricsRequest, LazyTracesRequest, decode_request
 from otelml.processor.receive.points import PointError, hist_value
+from otelml.processor.receive.series import IngestOptions, check_time
 from otelml.processor.receive.spans import ingest_spans
-from otelml.processor.state.aggregator import PREDICTION_FEATURE, FeatureWindow, SeriesKey, Update
 from otelml.processor.state import aggregator as state_module
+from otelml.processor.state.aggregator import PREDICTION_FEATURE, FeatureWindow, SeriesKey, Update
+from otelml.processor.state.observations import IngestResult, Observation
 from otelml.processor.state.temporality import HistPoint, StreamsFull, TemporalityTracker
 from otelml.processor.state.updates import UpdateBuilder, convert, to_updates
 
@@ -70,7 +71,7 @@ def _reference_ingest(request: Any) -> IngestResult:
         ingest_module._points(res, name, spec, points, *rest, _per_point_hist)
 
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(ingest_hist, "histograms", per_point)
+        m.setattr(ingest_module, "histograms", per_point)
         return ingest_metrics(request, OPTS, NOW)
 
 
@@ -448,7 +449,7 @@ def _reference_spans(request: Any, opts: IngestOptions) -> tuple[dict[Any, _Ref]
                     if semconv.ENVIRONMENT in fixed:
                         env = _text(_any(fixed[semconv.ENVIRONMENT]), semconv.ENVIRONMENT, limit)
                     env = env or semconv.DEFAULT_ENVIRONMENT
-                    ws = ingest_module.check_time(
+                    ws = check_time(
                         sp.end_time_unix_nano or sp.start_time_unix_nano, NOW, opts
                     )
                     feats = []

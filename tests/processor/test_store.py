@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from otelml import semconv
-from otelml.processor.receive.ingest import IngestOptions, ingest_metrics
+from otelml.processor.receive.ingest import ingest_metrics, metrics_replayer
+from otelml.processor.receive.series import IngestOptions
 from otelml.processor.receive.spans import ingest_spans
 from otelml.processor.state.aggregator import PREDICTION_FEATURE, Aggregator, SeriesKey
 from otelml.processor.state.store import Store
@@ -61,7 +62,7 @@ def requests(start_ns: int, n: int) -> list[bytes]:
 
 def open_store(path: Path, **kw: float) -> tuple[Store, Aggregator]:
     agg = Aggregator(60)
-    store = Store(path, agg, **kw)  # type: ignore[arg-type]
+    store = Store(path, agg, replay=metrics_replayer(IngestOptions()), **kw)  # type: ignore[arg-type]
     store.open()
     return store, agg
 
@@ -114,7 +115,13 @@ def test_retention_prunes_sqlite_too(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     now = [time.time()]
     agg = Aggregator(60, retention_s=3600, clock=lambda: now[0])
-    store = Store(path, agg, clock=lambda: now[0], compact_interval_s=3600)
+    store = Store(
+        path,
+        agg,
+        clock=lambda: now[0],
+        compact_interval_s=3600,
+        replay=metrics_replayer(IngestOptions()),
+    )
     store.open()
     old = metrics_request(
         sum_metric(

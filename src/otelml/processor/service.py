@@ -25,8 +25,9 @@ from aiohttp import web
 from otelml.processor.config import ProcessorConfig
 from otelml.processor.receive.grpc import make_grpc_server
 from otelml.processor.receive.http import make_otlp_http_app
-from otelml.processor.receive.ingest import IngestOptions
+from otelml.processor.receive.ingest import metrics_replayer
 from otelml.processor.receive.pipeline import Pipeline
+from otelml.processor.receive.series import IngestOptions
 from otelml.processor.state.aggregator import Aggregator, Limits
 from otelml.processor.state.context import ProcessorContext
 from otelml.processor.state.joins import Joins
@@ -102,7 +103,8 @@ class ProcessorService:
             max_batch=s.max_batch,
             synchronous=s.synchronous,
             compact_interval_s=s.compact_interval_s,
-            options=IngestOptions.from_config(config),
+            replay=metrics_replayer(IngestOptions.from_config(config)),
+            max_categories=config.limits.max_categories_per_feature,
             max_streams=config.limits.max_streams,
             stream_ttl_s=config.state.stream_ttl_s,
             clock=clock,

@@ -8,26 +8,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from otelml.processor.receive.ingest import (
-    IngestOptions,
-    IngestResult,
-    Observation,
-    _attrs,
-    _cache,
-    _Clock,
-    _MetricSpec,
-    _Parsed,
-    _stream_id,
-)
 from otelml.processor.receive.points import HistBatch, PointError, hist_value
+from otelml.processor.receive.series import (
+    IngestOptions,
+    MetricSpec,
+    Parsed,
+    WindowClock,
+    parsed_cache,
+    point_series,
+    stream_id,
+)
 from otelml.processor.state.aggregator import SeriesKey
+from otelml.processor.state.observations import IngestResult, Observation
 from otelml.processor.state.temporality import HistPoint
 
 
 def histograms(
     res: IngestResult,
     name: str,
-    spec: _MetricSpec,
+    spec: MetricSpec,
     points: Any,
     prefix: bytes | None,
     opts: IngestOptions,
@@ -39,9 +38,9 @@ def histograms(
     (:class:`~otelml.processor.receive.points.HistBatch`). Points are refused for the same reasons,
     in the same order of checks and of points, as :func:`hist_value` point by point gives.
     """
-    clock = _Clock(res.now, opts)
+    clock = WindowClock(res.now, opts)
     limit = opts.max_attribute_length
-    cache = _cache(name)
+    cache = parsed_cache(name)
     batch = HistBatch()
     add = batch.add
     # Columns of the points that passed the checks made in the loop.
@@ -58,8 +57,8 @@ def histograms(
         try:
             raw = tuple(dp.attributes)
             parsed = cache.get(raw)
-            if type(parsed) is not _Parsed or parsed.longest > limit:
-                parsed = _attrs(name, spec, raw, limit, cache)
+            if type(parsed) is not Parsed or parsed.longest > limit:
+                parsed = point_series(name, spec, raw, limit, cache)
             b, c = dp.explicit_bounds, dp.bucket_counts
             braw = b[0] if len(b) == 1 else b"".join(b)
             craw = c[0] if len(c) == 1 else b"".join(c)
@@ -82,7 +81,7 @@ def histograms(
         if prefix is not None:
             stream = parsed.streams.get((prefix, start))
             if stream is None:
-                stream = _stream_id(prefix, parsed, start)
+                stream = stream_id(prefix, parsed, start)
         streams.append(stream)
     values = batch.finish()
     obs_kind = spec.obs_kind

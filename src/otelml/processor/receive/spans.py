@@ -25,10 +25,11 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.common.v1 import common_pb2
 
 from otelml import semconv
-from otelml.processor.receive.ingest import IngestOptions, IngestResult, LogEvent, check_time
 from otelml.processor.receive.otlp import any_value, lazy_traces
 from otelml.processor.receive.points import PointError
+from otelml.processor.receive.series import IngestOptions, check_time
 from otelml.processor.state.aggregator import PREDICTION_FEATURE, FeatureWindow, SeriesKey, Update
+from otelml.processor.state.observations import IngestResult, LogEvent
 
 _FEATURE_PREFIX = semconv.FEATURE_PREFIX
 _SEGMENT_PREFIX = semconv.SEGMENT_PREFIX

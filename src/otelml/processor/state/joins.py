@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from otelml import semconv
-from otelml.processor.receive.ingest import LogEvent
+from otelml.processor.state.observations import LogEvent
 from otelml.processor.state.pending import (
     ACTUALS,
     JOINED,

@@ -28,14 +28,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from otelml.processor.receive.ingest import (
-    IngestOptions,
-    IngestResult,
-    Observation,
-    ingest_metrics,
-)
-from otelml.processor.receive.otlp import LazyMetricsRequest
 from otelml.processor.state.aggregator import Aggregator, FeatureWindow, SeriesKey, Update
+from otelml.processor.state.observations import IngestResult, Observation
 from otelml.processor.state.temporality import TemporalityTracker, value_from_json, value_to_json
 from otelml.processor.state.updates import UpdateBuilder, convert
 from otelml.processor.state.writer import GroupCommitWriter, immediate_transaction, open_wal
@@ -106,6 +100,11 @@ class Store:
         The in-memory state that committed updates are applied to.
     telemetry
         Counters for overflow (streams) and the providers of queue depth and db size.
+    replay
+        How a logged metrics request becomes observations again at start-up (the receivers'
+        ingest, given by the service): the store keeps the wire out of its own room.
+    max_categories
+        The category cap of a window, as ingestion applies it.
     """
 
     def __init__(
@@ -118,7 +117,8 @@ class Store:
         max_batch: int = 64,
         synchronous: str = "full",
         compact_interval_s: float = 10.0,
-        options: IngestOptions | None = None,
+        replay: Callable[[bytes, float], IngestResult] | None = None,
+        max_categories: int = 100,
         max_streams: int = 200_000,
         stream_ttl_s: int = 86400,
         clock: Callable[[], float] = time.time,
@@ -129,8 +129,8 @@ class Store:
         self.max_batch = max_batch
         self.synchronous = synchronous.upper()
         self.compact_interval_s = compact_interval_s
-        self.options = options or IngestOptions()
-        self.max_categories = self.options.max_categories
+        self._replay = replay
+        self.max_categories = max_categories
         self.clock = clock
         self._max_streams = max_streams
         self._stream_ttl_s = stream_ttl_s
@@ -192,7 +192,9 @@ class Store:
             "SELECT received_at, kind, data FROM otelml_log ORDER BY id"
         ):
             if kind == "m":
-                res = ingest_metrics(LazyMetricsRequest.FromString(data), self.options, received_at)
+                if self._replay is None:
+                    raise StorageError("the log holds a metrics request and no replay was given")
+                res = self._replay(data, received_at)
                 obs, ups = res.observations, res.updates
             else:
                 obs, ups = _decode(data)

@@ -19,7 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from otelml.processor.receive.ingest import CATEGORY, INVALID, MISSING, NUMERIC, ROWS, Observation
+from otelml.processor.state.observations import (
+    CATEGORY,
+    INVALID,
+    MISSING,
+    NUMERIC,
+    ROWS,
+    Observation,
+)
 from otelml.processor.state.temporality import (
     DIFF,
     SKIP,
