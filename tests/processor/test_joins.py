@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from otelml.processor.config import ProcessorConfig
-from otelml.processor.state.joins import UNKNOWN_MODEL, Joins
+from otelml.processor.state.join_txn import UNKNOWN_MODEL
+from otelml.processor.state.joins import Joins
 from otelml.processor.state.pending import JOINED, PREDICTIONS
 
 from .joindata import actual, config, prediction

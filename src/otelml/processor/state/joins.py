@@ -30,7 +30,6 @@ leaves nothing half-applied.
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import logging
 import os
 import queue
@@ -39,13 +38,20 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from otelml import semconv
+from otelml.processor.state.join_txn import OUTCOMES as OUTCOMES  # the API's outcome labels
+from otelml.processor.state.join_txn import (
+    TOTAL,
+    UNKNOWN_MODEL,
+    CellKey,
+    JoinTransaction,
+    SeriesKey4,
+)
 from otelml.processor.state.observations import LogEvent
 from otelml.processor.state.pending import (
     ACTUALS,
-    JOINED,
     PREDICTIONS,
     Actual,
     JoinTables,
@@ -54,68 +60,15 @@ from otelml.processor.state.pending import (
     parse_actual,
     parse_prediction,
 )
-from otelml.processor.state.perfstate import Cell, Row
-from otelml.processor.state.rows import contribution, task_of
+from otelml.processor.state.perfstate import Cell
 from otelml.processor.state.store import Backpressure, StorageError
 from otelml.processor.state.writer import Batch, GroupCommitWriter, immediate_transaction, open_wal
 
 log = logging.getLogger(__name__)
 
-TOTAL = -1
-"""``window_start`` of a series' all-time cell (the exported counters)."""
-UNKNOWN_MODEL = "__unknown__"
-"""``model`` label of actuals rejected because their model is unknown (bounded cardinality)."""
-OUTCOMES: tuple[str, ...] = ("joined", "pending", "duplicate", "rejected", "expired")
-"""Values of the ``outcome`` label of ``otelml_actuals_total``."""
-
-CellKey = tuple[str, str, str, str, int]
-SeriesKey4 = tuple[str, str, str, str]
-
-
-_R = TypeVar("_R", Prediction, Actual)
-
-
-def _by_model(records: list[_R]) -> list[tuple[str, list[_R], list[str]]]:
-    """Return ``(model, records, distinct ids)`` per model, in order of first appearance."""
-    groups: dict[str, list[_R]] = {}
-    for r in records:
-        groups.setdefault(r.model, []).append(r)
-    return [(m, g, list(dict.fromkeys(r.id for r in g))) for m, g in groups.items()]
-
 
 class JoinBackpressure(Backpressure):
     """The join's queue is full; the client should retry later."""
-
-
-class _Batch:
-    """In-memory changes of one transaction, applied to the engine only after COMMIT."""
-
-    def __init__(self, engine: Joins) -> None:
-        self.engine = engine
-        self.cells: dict[CellKey, Cell] = {}
-        self.counters: dict[tuple[str, str], int] = {}
-        self.pending: dict[str, int] = {}
-        self.pending_actuals: dict[str, int] = {}
-        self.rejected: dict[tuple[str, str], int] = {}
-        self.models: set[str] = set()
-        self.malformed: list[str] = []
-
-    def cell(self, key: CellKey) -> Cell:
-        c = self.cells.get(key)
-        if c is None:
-            live = self.engine._cells.get(key)
-            c = self.cells[key] = live.copy() if live is not None else Cell()
-        return c
-
-    def count(self, model: str, name: str, n: int = 1) -> None:
-        k = (model, name)
-        self.counters[k] = self.counters.get(k, self.engine._counters.get(k, 0)) + n
-
-    def pend(self, which: dict[str, int], live: dict[str, int], model: str, n: int) -> None:
-        which[model] = which.get(model, live.get(model, 0)) + n
-
-    def reject(self, event: str, reason: str, n: int = 1) -> None:
-        self.rejected[(event, reason)] = self.rejected.get((event, reason), 0) + n
 
 
 class Joins:
@@ -314,7 +267,7 @@ class Joins:
         expire: bool = False,
     ) -> None:
         assert self._conn is not None
-        b = _Batch(self)
+        b = JoinTransaction(self)
         try:
             with immediate_transaction(self._conn):
                 preds: list[Prediction] = []
@@ -323,16 +276,16 @@ class Joins:
                     if events:
                         self._parse(events, preds, acts, b)
                 if preds:
-                    self._predictions(preds, b)
+                    b.predictions(preds)
                 if acts:
-                    self._actuals(acts, b)
+                    b.actuals(acts)
                 for model in b.malformed:  # known or not only once this batch's predictions count
                     b.count(model if self._is_known(model, b) else UNKNOWN_MODEL, "rejected")
-                self._bound(b)
+                b.bound()
                 if expire:
                     self._last_expire = time.monotonic()
-                    self._expire(b)
-                self._persist(b)
+                    b.expire()
+                b.persist()
         except Exception as exc:
             log.exception("the ground-truth join failed to store %d requests", len(batch))
             for _, fut in batch:
@@ -342,7 +295,7 @@ class Joins:
         for _, fut in batch:
             fut.set_result(None)
 
-    def _commit(self, b: _Batch) -> None:
+    def _commit(self, b: JoinTransaction) -> None:
         with self._lock:
             for key, c in b.cells.items():
                 if c.is_empty:
@@ -370,7 +323,11 @@ class Joins:
         return segment
 
     def _parse(
-        self, events: Iterable[LogEvent], preds: list[Prediction], acts: list[Actual], b: _Batch
+        self,
+        events: Iterable[LogEvent],
+        preds: list[Prediction],
+        acts: list[Actual],
+        b: JoinTransaction,
     ) -> None:
         for e in events:
             try:
@@ -386,226 +343,7 @@ class Joins:
                     model = e.attributes.get(semconv.MODEL_NAME)
                     b.malformed.append(model if isinstance(model, str) else UNKNOWN_MODEL)
 
-    def _is_known(self, model: str, b: _Batch) -> bool:
+    def _is_known(self, model: str, b: JoinTransaction) -> bool:
         if model in self._models or model in b.models:
             return True
         return self.known_model is not None and self.known_model(model)
-
-    def _window(self, p: Prediction) -> int:
-        t = p.time_ns // 1_000_000_000
-        return int(t - t % self.resolution_s)
-
-    def _cells_of(self, p: Prediction, b: _Batch) -> list[Cell]:
-        ws = self._window(p)
-        segs = ("", p.segment) if p.segment else ("",)
-        keys = [(p.model, p.version, p.environment, s, w) for s in segs for w in (ws, TOTAL)]
-        return [b.cell(k) for k in keys]
-
-    def _row(self, p: Prediction, a: Actual) -> Row | None:
-        pos = self.config.performance.positive_label_of(p.model)
-        return contribution(p, a, positive=pos, threshold=self.threshold)
-
-    def _add_join(self, p: Prediction, a: Actual, row: Row, b: _Batch, sign: int) -> None:
-        # The all-time cells back Prometheus counters, which must never go down: a duplicate
-        # actual adds its contribution there but does not take the replaced one back (the
-        # windows, hence gauges and the API, apply "the last one wins" exactly).
-        ws = self._window(p)
-        segs = ("", p.segment) if p.segment else ("",)
-        for s in segs:
-            b.cell((p.model, p.version, p.environment, s, ws)).add_row(row, sign)
-            if sign > 0:
-                b.cell((p.model, p.version, p.environment, s, TOTAL)).add_row(row, sign)
-        if sign > 0:
-            delay = (a.time_ns - p.time_ns) / 1e9
-            b.cell((p.model, p.version, p.environment, "", TOTAL)).add_delay(delay)
-
-    def _predictions(self, preds: list[Prediction], b: _Batch) -> None:
-        assert self._tables is not None
-        t = self._tables
-        for model, group, ids in _by_model(preds):
-            seen = set(t.lookup(PREDICTIONS, model, ids)) | set(t.lookup(JOINED, model, ids))
-            orphans = t.lookup(ACTUALS, model, ids)
-            new_pending = []
-            joined_rows = []
-            for p in group:
-                if p.id in seen:  # a retried request, or the same id twice: the first counts
-                    b.count(model, "predictions_duplicate")
-                    continue
-                seen.add(p.id)
-                b.models.add(model)
-                b.count(model, "predictions")
-                score = p.value if task_of(p) == "binary" else None
-                for c in self._cells_of(p, b):
-                    c.add_prediction(score)
-                orphan = orphans.pop(p.id, None)
-                if orphan is not None:
-                    a = Actual.load(model, p.id, orphan[1])
-                    row = self._row(p, a)
-                    b.pend(b.pending_actuals, self._pending_actuals, model, -1)
-                    t.delete(ACTUALS, [(model, p.id)])
-                    if row is None:
-                        b.reject(semconv.ACTUAL_EVENT, "incompatible_actual")
-                        b.count(model, "rejected")
-                    else:
-                        self._add_join(p, a, row, b, 1)
-                        b.count(model, "joined")
-                        joined_rows.append((model, p.id, p.time_ns, p.data(), a.data()))
-                        continue
-                new_pending.append((model, p.id, p.time_ns, p.data()))
-            self._conn_exec_many(f"INSERT INTO {PREDICTIONS} VALUES (?, ?, ?, ?)", new_pending)
-            self._conn_exec_many(f"INSERT INTO {JOINED} VALUES (?, ?, ?, ?, ?)", joined_rows)
-            b.pend(b.pending, self._pending, model, len(new_pending))
-
-    def _conn_exec_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            assert self._conn is not None
-            self._conn.executemany(sql, rows)
-
-    def _actuals(self, acts: list[Actual], b: _Batch) -> None:
-        assert self._tables is not None
-        t = self._tables
-        for model, group, ids in _by_model(acts):
-            if not self._is_known(model, b):
-                b.reject(semconv.ACTUAL_EVENT, "unknown_model", len(group))
-                b.count(UNKNOWN_MODEL, "rejected", len(group))
-                continue
-            joined = t.lookup(JOINED, model, ids)
-            pending = t.lookup(PREDICTIONS, model, ids)
-            orphans = t.lookup(ACTUALS, model, ids)
-            moved: list[tuple[str, str]] = []
-            new_joined: dict[str, tuple[Any, ...]] = {}
-            updates: list[tuple[str, str, str]] = []
-            new_orphans: dict[str, tuple[str, str, int, str]] = {}
-            for a in group:
-                a_data = a.data()
-                if a.id in joined:
-                    time_ns, data, old = joined[a.id]
-                    p = Prediction.load(model, a.id, time_ns, data)
-                    row = self._row(p, a)
-                    if row is None:
-                        b.reject(semconv.ACTUAL_EVENT, "incompatible_actual")
-                        b.count(model, "rejected")
-                        continue
-                    old_a = Actual.load(model, a.id, old)
-                    old_row = self._row(p, old_a)
-                    if old_row is not None:
-                        self._add_join(p, old_a, old_row, b, -1)
-                    self._add_join(p, a, row, b, 1)
-                    b.count(model, "duplicate")
-                    joined[a.id] = (time_ns, data, a_data)
-                    if a.id in new_joined:
-                        new_joined[a.id] = (model, a.id, time_ns, data, a_data)
-                    else:
-                        updates.append((a_data, model, a.id))
-                elif a.id in pending:
-                    time_ns, data = pending[a.id]
-                    p = Prediction.load(model, a.id, time_ns, data)
-                    row = self._row(p, a)
-                    if row is None:
-                        b.reject(semconv.ACTUAL_EVENT, "incompatible_actual")
-                        b.count(model, "rejected")
-                        continue
-                    self._add_join(p, a, row, b, 1)
-                    b.count(model, "joined")
-                    del pending[a.id]
-                    moved.append((model, a.id))
-                    joined[a.id] = (time_ns, data, a_data)
-                    new_joined[a.id] = (model, a.id, time_ns, data, a_data)
-                elif a.id in orphans:
-                    b.count(model, "duplicate")
-                    orphans[a.id] = (a.time_ns, a_data)
-                    new_orphans[a.id] = (model, a.id, a.time_ns, a_data)
-                else:
-                    b.count(model, "pending")
-                    b.pend(b.pending_actuals, self._pending_actuals, model, 1)
-                    orphans[a.id] = (a.time_ns, a_data)
-                    new_orphans[a.id] = (model, a.id, a.time_ns, a_data)
-            t.delete(PREDICTIONS, moved)
-            b.pend(b.pending, self._pending, model, -len(moved))
-            self._conn_exec_many(
-                f"INSERT INTO {JOINED} VALUES (?, ?, ?, ?, ?)", list(new_joined.values())
-            )
-            self._conn_exec_many(f"UPDATE {JOINED} SET actual=? WHERE model=? AND id=?", updates)
-            self._conn_exec_many(
-                f"INSERT OR REPLACE INTO {ACTUALS} VALUES (?, ?, ?, ?)", list(new_orphans.values())
-            )
-
-    def _drop(self, table: str, rows: list[tuple[str, str, int, str]], b: _Batch) -> None:
-        assert self._tables is not None
-        if not rows:
-            return
-        self._tables.delete(table, [(m, i) for m, i, _, _ in rows])
-        per_model: dict[str, int] = {}
-        for m, *_ in rows:
-            per_model[m] = per_model.get(m, 0) + 1
-        for m, n in per_model.items():
-            if table == PREDICTIONS:
-                b.count(m, "predictions_expired", n)
-                b.pend(b.pending, self._pending, m, -n)
-            elif table == ACTUALS:
-                b.count(m, "expired", n)
-                b.pend(b.pending_actuals, self._pending_actuals, m, -n)
-
-    def _total(self, which: dict[str, int], live: dict[str, int]) -> int:
-        return sum({**live, **which}.values())
-
-    def _bound(self, b: _Batch) -> None:
-        """Expire the oldest rows beyond the size bounds."""
-        assert self._tables is not None
-        t = self._tables
-        over = self._total(b.pending, self._pending) - self.max_pending
-        if over > 0:
-            self._drop(PREDICTIONS, t.oldest(PREDICTIONS, over), b)
-        over = self._total(b.pending_actuals, self._pending_actuals) - self.max_pending_actuals
-        if over > 0:
-            self._drop(ACTUALS, t.oldest(ACTUALS, over), b)
-
-    def _expire(self, b: _Batch) -> None:
-        """Expire rows older than the horizon, drop joined rows past it and old cells."""
-        assert self._tables is not None
-        assert self._conn is not None
-        t = self._tables
-        now = self.clock()
-        cutoff = int(now * 1e9) - self.horizon_ns
-        self._drop(PREDICTIONS, t.older_than(PREDICTIONS, cutoff), b)
-        self._drop(ACTUALS, t.older_than(ACTUALS, cutoff), b)
-        self._conn.execute(f"DELETE FROM {JOINED} WHERE time_ns < ?", (cutoff,))
-        n = self._conn.execute(f"SELECT COUNT(*) FROM {JOINED}").fetchone()[0]
-        if n > self.max_joined:
-            self._conn.execute(
-                f"DELETE FROM {JOINED} WHERE (model, id) IN (SELECT model, id FROM {JOINED} "
-                "ORDER BY time_ns LIMIT ?)",
-                (n - self.max_joined,),
-            )
-        oldest = int(now - self.retention_s)
-        with self._lock:
-            stale = [k for k in self._cells if k[4] != TOTAL and k[4] < oldest]
-        for k in stale:
-            c = b.cell(k)
-            c.__init__()  # type: ignore[misc]  # emptied: removed at commit
-        self._conn.execute(
-            "DELETE FROM otelml_performance WHERE window_start >= 0 AND window_start < ?",
-            (oldest,),
-        )
-
-    def _persist(self, b: _Batch) -> None:
-        assert self._conn is not None
-        rows = []
-        gone = []
-        for key, c in b.cells.items():
-            if c.is_empty:
-                gone.append(key)
-            else:
-                rows.append((*key, json.dumps(c.to_dict(), separators=(",", ":"))))
-        self._conn_exec_many(
-            "INSERT OR REPLACE INTO otelml_performance VALUES (?, ?, ?, ?, ?, ?)", rows
-        )
-        self._conn_exec_many(
-            "DELETE FROM otelml_performance WHERE model=? AND version=? AND environment=? "
-            "AND segment=? AND window_start=?",
-            gone,
-        )
-        self._conn_exec_many(
-            "INSERT OR REPLACE INTO otelml_join_counters VALUES (?, ?, ?)",
-            [(m, n, v) for (m, n), v in b.counters.items()],
-        )
