@@ -30,7 +30,7 @@ from otelml.processor.config import ProcessorConfig
 from otelml.processor.evaluate.performance import PerformanceEvaluator
 from otelml.processor.state.joins import Joins
 from otelml.processor.state.observations import LogEvent
-from otelml.processor.state.perfstate import SCORE_EDGES
+from otelml.processor.state.perfkeys import SCORE_EDGES
 from otelml.stats.cbpe import CBPEEstimator
 
 T0 = 1_700_000_000.0

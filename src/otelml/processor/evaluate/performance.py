@@ -4,7 +4,7 @@ For every (model, version, environment, segment) with predictions in the window
 (``performance.window_s`` of prediction time, ending with the current performance window) the
 :class:`PerformanceEvaluator` merges the join's cells and reports:
 
-- the realised metrics of the joined rows (:data:`~otelml.processor.state.perfstate.METRIC_NAMES`),
+- the realised metrics of the joined rows (:data:`~otelml.processor.state.perfkeys.METRIC_NAMES`),
   label coverage and the count behind them;
 - the baseline's metrics (``Baseline.performance``; for a binary classifier without them, those
   of its labelled reference scores) and a status from
@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otelml.processor.state.joins import Joins
-from otelml.processor.state.perfstate import METRIC_NAMES, SCORE_EDGES, Cell
+from otelml.processor.state.perfkeys import METRIC_NAMES, SCORE_EDGES
+from otelml.processor.state.perfstate import Cell
 from otelml.stats.cbpe import CBPEEstimator, divergence
 from otelml.stats.performance import compare_performance
 

@@ -278,7 +278,7 @@ def _performance(b: _Builder, ctx: ProcessorContext) -> None:
     joins = ctx.extras.get("joins")
     if joins is None:
         return
-    from otelml.processor.state.perfstate import DELAY_BUCKETS, score_bin
+    from otelml.processor.state.perfkeys import DELAY_BUCKETS, score_bin
 
     coarse = [score_bin(e) for e in SCORE_EXPORT_EDGES]
     totals = joins.totals()

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from otelml import semconv
 from otelml.processor.state.pending import ACTUALS, JOINED, PREDICTIONS, Actual, Prediction
-from otelml.processor.state.perfstate import Cell, Row
-from otelml.processor.state.rows import contribution, task_of
+from otelml.processor.state.perfstate import Cell
+from otelml.processor.state.rows import Row, contribution, task_of
 
 if TYPE_CHECKING:
     from otelml.processor.state.joins import Joins

@@ -20,87 +20,21 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from otelml.processor.state.perfkeys import DELAY_BUCKETS, SCORE_EDGES, score_bin
+from otelml.processor.state.rows import Row
 from otelml.stats.performance import (
     ConfusionCounts,
     ProbabilisticSums,
     RegressionSums,
     ScoreHistograms,
-    default_score_edges,
 )
 
-SCORE_EDGES = default_score_edges()
-"""Edges of every score histogram here (1001 edges, 1002 upper-inclusive bins)."""
 _NBINS = SCORE_EDGES.size + 1
-
-DELAY_BUCKETS: tuple[float, ...] = (
-    1.0,
-    10.0,
-    60.0,
-    300.0,
-    900.0,
-    3600.0,
-    21600.0,
-    86400.0,
-    259200.0,
-    604800.0,
-    1209600.0,
-    2592000.0,
-)
-"""Upper bounds (seconds) of the label-delay histogram: 1 s … 30 days, then +Inf."""
-
-METRIC_NAMES: tuple[str, ...] = (
-    "accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "roc_auc",
-    "pr_auc",
-    "log_loss",
-    "brier",
-    "mae",
-    "rmse",
-    "mape",
-    "r2",
-)
-"""Values of the ``metric`` label of the performance gauges."""
-
-KINDS = ("binary", "multiclass", "regression")
-
-
-_EDGE_LIST: list[float] = SCORE_EDGES.tolist()
 _EPS = float(np.finfo(np.float64).eps)
-
-
-def score_bin(score: float) -> int:
-    """Return the index of ``score``'s bin on :data:`SCORE_EDGES` (upper-inclusive).
-
-    ``bisect_left`` is ``np.searchsorted(side="left")`` without numpy's per-call overhead, which
-    dominates when rows come one at a time.
-    """
-    return bisect.bisect_left(_EDGE_LIST, score)
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """What one joined (prediction, actual) pair contributes to its window."""
-
-    kind: str
-    """``binary``, ``multiclass`` or ``regression``."""
-    true: str = ""
-    pred: str = ""
-    score: float | None = None
-    """Binary: the positive-class score; multiclass: unused."""
-    positive: bool = False
-    """Binary: whether the actual is the positive label."""
-    scores: tuple[float, ...] | None = None
-    classes: tuple[str, ...] | None = None
-    y: float = 0.0
-    f: float = 0.0
 
 
 def _add(d: dict[Any, int], k: Any, n: int) -> None:

@@ -10,9 +10,27 @@ multiclass, a value alone regression. Binary labels ``true`` / ``false`` (any ca
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from otelml.processor.state.pending import Actual, Prediction
-from otelml.processor.state.perfstate import Row
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """What one joined (prediction, actual) pair contributes to its window."""
+
+    kind: str
+    """``binary``, ``multiclass`` or ``regression``."""
+    true: str = ""
+    pred: str = ""
+    score: float | None = None
+    """Binary: the positive-class score; multiclass: unused."""
+    positive: bool = False
+    """Binary: whether the actual is the positive label."""
+    scores: tuple[float, ...] | None = None
+    classes: tuple[str, ...] | None = None
+    y: float = 0.0
+    f: float = 0.0
 
 
 def _norm(label: str) -> str:
