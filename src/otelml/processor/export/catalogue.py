@@ -1,36 +1,16 @@
-"""The catalogue of every metric the processor emits, and the shape of collected points.
+"""The catalogue of every metric the processor emits.
 
 :data:`METRICS` lists the same metrics as ``collector/metadata.yaml`` (a test holds them equal);
-:class:`Family` and :class:`HistogramPoint` carry one collection's points to the Prometheus
-text exposition (:mod:`otelml.processor.export.exposition`) and the OTLP exporter.
+their shape, and that of one collection's points, is in :mod:`otelml.processor.export.shapes`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
-
-MetricType = Literal["gauge", "counter", "histogram"]
+from otelml.processor.export.shapes import MetricDef, MetricType
 
 _F = ("model", "version", "environment", "feature", "segment")
 _M = ("model", "version", "environment")
 _P = ("model", "version", "environment", "segment")
-
-
-@dataclass(frozen=True, slots=True)
-class MetricDef:
-    """One exported metric: Prometheus name, type, unit, label names and meaning."""
-
-    name: str
-    type: MetricType
-    unit: str
-    labels: tuple[str, ...]
-    help: str
-
-    @property
-    def otlp_name(self) -> str:
-        """Return the OTLP metric name (counters without ``_total``, which exporters add)."""
-        return self.name.removesuffix("_total") if self.type == "counter" else self.name
 
 
 def _d(name: str, type_: MetricType, unit: str, labels: tuple[str, ...], help_: str) -> MetricDef:
@@ -380,23 +360,3 @@ METRICS: tuple[MetricDef, ...] = (
 """Every metric the processor emits."""
 
 METRICS_BY_NAME = {m.name: m for m in METRICS}
-
-
-@dataclass(frozen=True, slots=True)
-class HistogramPoint:
-    """An explicit-bucket histogram point: non-cumulative ``counts`` over ``bounds`` (+ +Inf)."""
-
-    labels: tuple[str, ...]
-    bounds: tuple[float, ...]
-    counts: tuple[int, ...]
-    sum: float
-    count: int
-
-
-@dataclass(slots=True)
-class Family:
-    """The points of one metric at one collection."""
-
-    metric: MetricDef
-    samples: list[tuple[tuple[str, ...], float]] = field(default_factory=list)
-    histograms: list[HistogramPoint] = field(default_factory=list)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from otelml.processor.evaluate.results import numeric_labels as _les
-from otelml.processor.export.catalogue import Family
+from otelml.processor.export.shapes import Family
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

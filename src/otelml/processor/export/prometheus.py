@@ -26,20 +26,19 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from otelml import semconv
 from otelml.processor.evaluate import freeze
 from otelml.processor.evaluate.results import STATUS_CODES, FeatureEvaluation
-from otelml.processor.export.catalogue import (
-    METRICS,
-    METRICS_BY_NAME,
-    Family,
-    HistogramPoint,
-    MetricDef,
-    MetricType,
-)
+from otelml.processor.export.catalogue import METRICS, METRICS_BY_NAME
 from otelml.processor.export.exposition import CONTENT_TYPE, escape_label, format_value, render
+from otelml.processor.export.families import (
+    FamilyBuilder,
+    SeriesLimiter,
+    finish_families,
+    limiter_of,
+)
+from otelml.processor.export.performance import SCORE_EXPORT_EDGES, performance_families
+from otelml.processor.export.shapes import Family, HistogramPoint, MetricDef, MetricType
 from otelml.processor.state.aggregator import FeatureWindow, SeriesKey
 
 if TYPE_CHECKING:
@@ -71,72 +70,6 @@ DEFAULT_EDGES: tuple[float, ...] = tuple(
 """Fixed log-spaced edges (±1e-3 … ±1e6 and 0) for numeric data without a baseline."""
 
 
-class SeriesLimiter:
-    """Caps the label sets per metric; the first ``max_series`` seen keep their place."""
-
-    def __init__(self, max_series: int) -> None:
-        self.max_series = max_series
-        self._admitted: dict[str, set[tuple[str, ...]]] = {}
-        self._overflowed: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def admit(self, metric: str, labels: tuple[str, ...]) -> bool:
-        """Return whether ``labels`` may be exported for ``metric``."""
-        with self._lock:
-            seen = self._admitted.setdefault(metric, set())
-            if labels in seen:
-                return True
-            if len(seen) < self.max_series:
-                seen.add(labels)
-                return True
-            return False
-
-    def report(self, metric: str, overflowed: int) -> int:
-        """Return how many more label sets overflowed than ever before (for the counter)."""
-        with self._lock:
-            before = self._overflowed.get(metric, 0)
-            if overflowed > before:
-                self._overflowed[metric] = overflowed
-                return overflowed - before
-            return 0
-
-
-class _Builder:
-    def __init__(self, limiter: SeriesLimiter, skip: frozenset[str] = frozenset()) -> None:
-        self.limiter = limiter
-        self.skip = skip
-        self.families = {m.name: Family(m) for m in METRICS}
-        self._overflow: dict[str, int] = {}
-        self._overflow_sum: dict[str, float] = {}
-
-    def add(self, name: str, labels: tuple[str, ...], value: float) -> None:
-        fam = self.families[name]
-        if self.limiter.admit(name, labels):
-            fam.samples.append((labels, float(value)))
-            return
-        self._overflow[name] = self._overflow.get(name, 0) + 1
-        if fam.metric.type == "counter":
-            self._overflow_sum[name] = self._overflow_sum.get(name, 0.0) + float(value)
-
-    def hist(self, name: str, point: HistogramPoint) -> None:
-        if self.limiter.admit(name, point.labels):
-            self.families[name].histograms.append(point)
-        else:
-            self._overflow[name] = self._overflow.get(name, 0) + 1
-
-    def finish(self) -> int:
-        """Append the counters' overflow series; return how many label sets newly overflowed."""
-        new = 0
-        for name, n in self._overflow.items():
-            new += self.limiter.report(name, n)
-        for name, total in self._overflow_sum.items():
-            fam = self.families[name]
-            fam.samples.append(((semconv.OVERFLOW_VALUE,) * len(fam.metric.labels), total))
-        self._overflow.clear()
-        self._overflow_sum.clear()
-        return new
-
-
 def _edges_for(
     ctx: ProcessorContext, key: SeriesKey, cache: dict[tuple[str, str, str], tuple[float, ...]]
 ) -> tuple[float, ...]:
@@ -154,7 +87,9 @@ def _edges_for(
     return edges
 
 
-def _totals(b: _Builder, ctx: ProcessorContext, totals: dict[SeriesKey, FeatureWindow]) -> None:
+def _totals(
+    b: FamilyBuilder, ctx: ProcessorContext, totals: dict[SeriesKey, FeatureWindow]
+) -> None:
     cache: dict[tuple[str, str, str], tuple[float, ...]] = {}
     for key in sorted(totals):
         w = totals[key]
@@ -184,7 +119,7 @@ def _totals(b: _Builder, ctx: ProcessorContext, totals: dict[SeriesKey, FeatureW
             )
 
 
-def _evaluations(b: _Builder, ctx: ProcessorContext) -> None:
+def _evaluations(b: FamilyBuilder, ctx: ProcessorContext) -> None:
     if ctx.evaluator is None:
         return
     # Families turned off are never built (they are most of the work), not built and dropped.
@@ -236,7 +171,7 @@ def _evaluations(b: _Builder, ctx: ProcessorContext) -> None:
                 _bins_of(b, f, fe)
 
 
-def _bins_of(b: _Builder, f: tuple[str, ...], fe: FeatureEvaluation) -> None:
+def _bins_of(b: FamilyBuilder, f: tuple[str, ...], fe: FeatureEvaluation) -> None:
     bs = fe.bins
     for label, le, cur in zip(bs.labels, bs.les, bs.current, strict=True):
         b.add("otelml_feature_bin_share", (*f, label, le, "current"), cur)
@@ -244,7 +179,7 @@ def _bins_of(b: _Builder, f: tuple[str, ...], fe: FeatureEvaluation) -> None:
         b.add("otelml_feature_bin_share", (*f, label, le, "baseline"), ref)
 
 
-def _self(b: _Builder, ctx: ProcessorContext) -> None:
+def _self(b: FamilyBuilder, ctx: ProcessorContext) -> None:
     snap = ctx.telemetry.snapshot()
     for signal, n in sorted(snap.received.items()):
         b.add("otelml_processor_received_total", (signal,), n)
@@ -270,118 +205,16 @@ def _self(b: _Builder, ctx: ProcessorContext) -> None:
     b.add("otelml_processor_db_size_bytes", (), snap.db_size_bytes)
 
 
-SCORE_EXPORT_EDGES: tuple[float, ...] = tuple(i / 20 for i in range(1, 20))
-"""Bounds of ``otelml_performance_score``: a subset of the join's fine score edges, so exact."""
-
-
-def _performance(b: _Builder, ctx: ProcessorContext) -> None:
-    joins = ctx.extras.get("joins")
-    if joins is None:
-        return
-    from otelml.processor.state.perfkeys import DELAY_BUCKETS, score_bin
-
-    coarse = [score_bin(e) for e in SCORE_EXPORT_EDGES]
-    totals = joins.totals()
-    for key in sorted(totals):
-        c = totals[key]
-        b.add("otelml_performance_predictions_total", key, c.predictions)
-        b.add("otelml_performance_predictions_labeled_total", key, c.labeled)
-        for (actual, predicted), n in sorted(c.confusion.items()):
-            b.add("otelml_performance_confusion_total", (*key, actual, predicted), n)
-        if c.reg_n:
-            b.add("otelml_performance_abs_error_sum_total", key, c.reg_abs)
-            b.add("otelml_performance_squared_error_sum_total", key, c.reg_sq)
-        if c.prob_n:
-            b.add("otelml_performance_logloss_sum_total", key, c.log_loss)
-            scale = 0.5 if c.prob_classes == 2 else 1.0
-            b.add("otelml_performance_brier_sum_total", key, scale * c.brier)
-        if c.pos or c.neg:
-            sh = c.score_histograms()
-            for actual, fine in (("1", sh.positive), ("0", sh.negative)):
-                if not fine.sum():
-                    continue
-                cum = np.cumsum(fine)
-                upto = [int(cum[i]) for i in coarse] + [int(cum[-1])]
-                counts = tuple(np.diff([0, *upto]).tolist())
-                # The fine bins are 0.001 wide: their centres give the sum within 0.0005/row.
-                mids = (np.arange(fine.size) - 0.5) / (fine.size - 2)
-                b.hist(
-                    "otelml_performance_score",
-                    HistogramPoint(
-                        (*key, actual),
-                        SCORE_EXPORT_EDGES,
-                        counts,
-                        float(np.dot(fine, np.clip(mids, 0.0, 1.0))),
-                        int(cum[-1]),
-                    ),
-                )
-        if key[3] == "" and any(c.delay):
-            b.hist(
-                "otelml_label_delay_seconds",
-                HistogramPoint(
-                    key[:3], DELAY_BUCKETS, tuple(c.delay), c.delay_sum, int(sum(c.delay))
-                ),
-            )
-    for (model, name), n in sorted(joins.counters().items()):
-        if name in ("joined", "pending", "duplicate", "rejected", "expired"):
-            b.add("otelml_actuals_total", (model, name), n)
-        elif name == "predictions_expired":
-            b.add("otelml_predictions_expired_total", (model,), n)
-    for model, n in sorted(joins.pending().items()):
-        b.add("otelml_predictions_pending", (model,), n)
-    for model, n in sorted(joins.pending_actuals().items()):
-        b.add("otelml_actuals_pending", (model,), n)
-    for (event, reason), n in sorted(joins.rejected().items()):
-        b.add("otelml_join_rejected_total", (event, reason), n)
-    evaluator = ctx.extras.get("performance")
-    if evaluator is None:
-        return
-    from otelml.processor.evaluate.performance import STATUS_CODES as PERF_STATUS
-
-    for ev in evaluator.evaluate():
-        key = ev.key
-        b.add("otelml_performance_status", key, PERF_STATUS[ev.status])
-        if ev.predictions:
-            b.add("otelml_label_coverage_ratio", key, ev.coverage)
-        for family, values in (
-            ("otelml_performance_metric", ev.metrics),
-            ("otelml_performance_estimated", ev.estimated),
-            ("otelml_performance_baseline", ev.baseline),
-        ):
-            for metric, v in sorted(values.items()):
-                if math.isfinite(v):
-                    b.add(family, (*key, metric), v)
-        for metric, flagged in sorted(ev.divergence.items()):
-            b.add("otelml_performance_estimate_divergence", (*key, metric), int(flagged))
-
-
 def _performance_part(ctx: ProcessorContext) -> list[Family]:
-    b = _Builder(limiter_of(ctx))
-    _performance(b, ctx)
-    return _finish(b, ctx)
-
-
-def limiter_of(ctx: ProcessorContext) -> SeriesLimiter:
-    """Return the context's series limiter, creating it on first use."""
-    lim = ctx.extras.get("series_limiter")
-    if lim is None:
-        lim = ctx.extras["series_limiter"] = SeriesLimiter(ctx.config.export.max_series)
-    assert isinstance(lim, SeriesLimiter)
-    return lim
-
-
-def _finish(b: _Builder, ctx: ProcessorContext) -> list[Family]:
-    new_overflow = b.finish()
-    if new_overflow:
-        # Into the shared counter, so that the OTLP push and the next scrape both see it.
-        ctx.telemetry.overflow("series", new_overflow)
-    return [f for f in b.families.values() if f.samples or f.histograms]
+    b = FamilyBuilder(limiter_of(ctx))
+    performance_families(b, ctx)
+    return finish_families(b, ctx)
 
 
 def _totals_part(ctx: ProcessorContext) -> list[Family]:
-    b = _Builder(limiter_of(ctx))
+    b = FamilyBuilder(limiter_of(ctx))
     _totals(b, ctx, ctx.aggregator.totals())
-    return _finish(b, ctx)
+    return finish_families(b, ctx)
 
 
 @dataclass(slots=True)
@@ -427,9 +260,9 @@ def _evaluation_part(ctx: ProcessorContext, skip: frozenset[str] = frozenset()) 
     cached = caches.get(skip)
     if isinstance(cached, _EvaluationCache) and cached.key == key:
         return cached
-    b = _Builder(limiter_of(ctx), skip)
+    b = FamilyBuilder(limiter_of(ctx), skip)
     _evaluations(b, ctx)
-    part = _EvaluationCache(key, _finish(b, ctx))
+    part = _EvaluationCache(key, finish_families(b, ctx))
     caches[skip] = part
     return part
 
@@ -452,9 +285,9 @@ def _totals_text(ctx: ProcessorContext) -> str:
 
 
 def _self_part(ctx: ProcessorContext) -> list[Family]:
-    b = _Builder(limiter_of(ctx))
+    b = FamilyBuilder(limiter_of(ctx))
     _self(b, ctx)
-    return _finish(b, ctx)
+    return finish_families(b, ctx)
 
 
 def collect(ctx: ProcessorContext) -> list[Family]:

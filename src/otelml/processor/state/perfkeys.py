@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import bisect
 
-
 from otelml.stats.performance import default_score_edges
 
 SCORE_EDGES = default_score_edges()
