@@ -48,9 +48,10 @@ from tests.processor.otlpdata import (
 
 from otelml import semconv
 from otelml.processor.receive.ingest import ingest_metrics, metrics_replayer
+from otelml.processor.receive.logs import ingest_logs
 from otelml.processor.receive.otlp import decode_request
 from otelml.processor.receive.series import IngestOptions
-from otelml.processor.receive.spans import ingest_logs, ingest_spans
+from otelml.processor.receive.spans import ingest_spans
 from otelml.processor.state.aggregator import Aggregator, Limits
 from otelml.processor.state.store import Store
 

@@ -11,8 +11,9 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from otelml import semconv
 from otelml.processor.receive.ingest import ingest_metrics
+from otelml.processor.receive.logs import ingest_logs
 from otelml.processor.receive.series import IngestOptions
-from otelml.processor.receive.spans import ingest_logs, ingest_spans
+from otelml.processor.receive.spans import ingest_spans
 from otelml.processor.state.aggregator import PREDICTION_FEATURE, SeriesKey
 from otelml.processor.state.observations import CATEGORY, INVALID, MISSING, NUMERIC, ROWS
 from otelml.processor.state.temporality import ExpoPoint, HistPoint

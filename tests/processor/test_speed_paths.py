@@ -449,9 +449,7 @@ def _reference_spans(request: Any, opts: IngestOptions) -> tuple[dict[Any, _Ref]
                     if semconv.ENVIRONMENT in fixed:
                         env = _text(_any(fixed[semconv.ENVIRONMENT]), semconv.ENVIRONMENT, limit)
                     env = env or semconv.DEFAULT_ENVIRONMENT
-                    ws = check_time(
-                        sp.end_time_unix_nano or sp.start_time_unix_nano, NOW, opts
-                    )
+                    ws = check_time(sp.end_time_unix_nano or sp.start_time_unix_nano, NOW, opts)
                     feats = []
                     for name, raw in features[: opts.max_span_features]:
                         if len(name) > limit:

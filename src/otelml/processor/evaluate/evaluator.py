@@ -34,6 +34,7 @@ from typing import Any
 from otelml.processor.evaluate import freeze
 from otelml.processor.evaluate.baselines import BaselineEntry, BaselineRegistry
 from otelml.processor.evaluate.parts import current_sketch, kind_of, quality_rates
+from otelml.processor.evaluate.policy import drift_settings
 from otelml.processor.evaluate.results import (
     QUALITY_ISSUES,
     REFERENCES,
@@ -87,13 +88,6 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class _Policy:
-    method_numeric: str | None = None
-    method_categorical: str | None = None
-    policy: Any = None
-
-
-@dataclass
 class Evaluator:
     """Evaluates every model with data on an interval and keeps the results.
 
@@ -134,7 +128,7 @@ class Evaluator:
             from otelml.processor.config import ProcessorConfig
 
             self.config = ProcessorConfig()
-        self._policy = _make_policy(self.config)
+        self._policy = drift_settings(self.config)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -392,20 +386,3 @@ def _frozen_feature(baseline: Baseline, feature: str) -> FeatureBaseline | None:
     if feature == PREDICTION_FEATURE:
         return baseline.prediction
     return baseline.features.get(feature)
-
-
-def _make_policy(config: Any) -> _Policy:
-    from otelml.stats.decision import DriftPolicy
-
-    d = config.drift
-    policy = DriftPolicy(
-        fdr_alpha=d.fdr_alpha,
-        min_samples=d.min_samples,
-        # None keeps otelml.stats.decision's per-method thresholds.
-        warning_threshold=d.warning_threshold,
-        drift_threshold=d.drift_threshold,
-    )
-    errors = policy.validate()
-    if errors:
-        raise ValueError("drift: " + "; ".join(errors))
-    return _Policy(d.numeric_method, d.categorical_method, policy)

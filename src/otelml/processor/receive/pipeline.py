@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otelml.processor.receive.ingest import ingest_metrics
+from otelml.processor.receive.logs import ingest_logs
 from otelml.processor.receive.otlp import PartialSuccess, Signal, item_count
 from otelml.processor.receive.series import IngestOptions
-from otelml.processor.receive.spans import ingest_logs, ingest_spans
+from otelml.processor.receive.spans import ingest_spans
 from otelml.processor.state.observations import IngestResult, LogEvent
 from otelml.processor.state.store import Backpressure, StorageError, Store
 from otelml.processor.telemetry import ProcessorTelemetry

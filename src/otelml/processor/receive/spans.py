@@ -29,7 +29,7 @@ from otelml.processor.receive.otlp import any_value, lazy_traces
 from otelml.processor.receive.points import PointError
 from otelml.processor.receive.series import IngestOptions, check_time
 from otelml.processor.state.aggregator import PREDICTION_FEATURE, FeatureWindow, SeriesKey, Update
-from otelml.processor.state.observations import IngestResult, LogEvent
+from otelml.processor.state.observations import IngestResult
 
 _FEATURE_PREFIX = semconv.FEATURE_PREFIX
 _SEGMENT_PREFIX = semconv.SEGMENT_PREFIX
@@ -393,25 +393,3 @@ def _window(acc: _SpanAcc, prediction: bool, max_categories: int) -> FeatureWind
     if not prediction:
         fw.rows = len(acc.chunks) + sum(acc.categories.values())
     return fw
-
-
-def ingest_logs(request: Any, opts: IngestOptions, now: float) -> IngestResult:
-    """Return the ``ml.prediction`` / ``ml.actual`` events of an ExportLogsServiceRequest."""
-    res = IngestResult("logs", now)
-    for rl in request.resource_logs:
-        for sl in rl.scope_logs:
-            res.items += len(sl.log_records)
-            for rec in sl.log_records:
-                name = rec.event_name
-                if not name:
-                    for kv in rec.attributes:
-                        if kv.key == "event.name":
-                            name = kv.value.string_value
-                            break
-                if name not in _EVENTS:
-                    continue
-                res.ours += 1
-                attrs = {kv.key: any_value(kv.value) for kv in rec.attributes}
-                t = rec.time_unix_nano or rec.observed_time_unix_nano or int(now * 1e9)
-                res.events.append(LogEvent(name, attrs, t))
-    return res
