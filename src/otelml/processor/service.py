@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import sys
@@ -35,6 +36,10 @@ from otelml.processor.state.store import Store
 from otelml.processor.telemetry import ProcessorTelemetry
 
 log = logging.getLogger(__name__)
+
+_CLOSE_TIMEOUT_S = 10.0
+EXIT_CORE_FAILED = 70
+"""Exit status when a core thread died (EX_SOFTWARE): the supervisor should restart otelml."""
 
 
 def _split(endpoint: str) -> tuple[str, int]:
@@ -131,12 +136,19 @@ class ProcessorService:
         self._started = False
         self._stopped = False
         self._stop_event: asyncio.Event | None = None
+        self.exit_code = 0
+        """0, or :data:`EXIT_CORE_FAILED` once a core thread died (the supervisor restarts)."""
+        self.ctx.checks["store writer"] = lambda: self.store.alive
+        self.ctx.checks["join writer"] = lambda: self.joins.alive
 
     async def start(self) -> None:
         """Open the store, bind every listener, and mark the processor ready; idempotent."""
         if self._started:
             return
         self._started = True
+        loop = asyncio.get_running_loop()
+        for name, part in (("store writer", self.store), ("join writer", self.joins)):
+            part.on_failure(functools.partial(self._core_failed_threadsafe, loop, name))
         await asyncio.to_thread(self.store.open)
         await asyncio.to_thread(self.joins.open)
         cfg = self.config
@@ -168,6 +180,19 @@ class ProcessorService:
             self._listening("otlp-http", f"http://{addr}")
         self.ctx.ready = True
         self._announce("otelml: ready")
+
+    def _core_failed_threadsafe(
+        self, loop: asyncio.AbstractEventLoop, name: str, exc: BaseException
+    ) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is already closed: nothing to stop
+            loop.call_soon_threadsafe(self._core_failed, name, exc)
+
+    def _core_failed(self, name: str, exc: BaseException) -> None:
+        """A core thread died: not ready from now on, and exit non-zero for a restart."""
+        log.critical("the %s died (%r): stopping so that a supervisor restarts otelml", name, exc)
+        self.exit_code = EXIT_CORE_FAILED
+        self.ctx.ready = False
+        self.request_stop()
 
     def _known_model(self, model: str) -> bool:
         """Return whether any telemetry or a baseline of ``model`` reached the processor."""
@@ -201,8 +226,10 @@ class ProcessorService:
         # OTLP/HTTP receiver last in the list: close receivers before the metrics app.
         for runner in reversed(self._runners[1:] if self._has_metrics() else self._runners):
             await runner.cleanup()
-        await asyncio.to_thread(self.store.close)
-        await asyncio.to_thread(self.joins.close)
+        # Bounded: whatever the writers do, SIGTERM ends well within a pod's grace period;
+        # what was not durable by then was never acknowledged, and its clients retry.
+        await asyncio.to_thread(self.store.close, _CLOSE_TIMEOUT_S)
+        await asyncio.to_thread(self.joins.close, _CLOSE_TIMEOUT_S)
         if self._has_metrics():
             await self._runners[0].cleanup()
         self._announce("otelml: stopped")
@@ -236,5 +263,6 @@ def serve(config: ProcessorConfig) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    asyncio.run(ProcessorService(config).run())
-    return 0
+    service = ProcessorService(config)
+    asyncio.run(service.run())
+    return service.exit_code

@@ -103,7 +103,9 @@ class Pipeline:
                 tel.rejected(signal, "backpressure", res.items)
                 return Outcome(Status.BACKPRESSURE, message=str(exc))
             try:
-                await asyncio.wrap_future(fut)
+                # Shielded: a client that gives up (deadline, disconnect) cancels this wait but
+                # never the write, which commits and is counted as if the answer had been read.
+                await asyncio.shield(asyncio.wrap_future(fut))
             except (StorageError, Backpressure) as exc:
                 tel.rejected(signal, "internal", res.items)
                 return Outcome(Status.UNAVAILABLE, message=str(exc))
@@ -125,7 +127,7 @@ class Pipeline:
         """Hand the events to every hook and wait for those that make them durable."""
         futures = [f for hook in self.event_hooks if (f := self._call_hook(hook, events))]
         for fut in futures:
-            await asyncio.wrap_future(fut)
+            await asyncio.shield(asyncio.wrap_future(fut))
         counts: dict[str, int] = {}
         for e in events:
             counts[e.name] = counts.get(e.name, 0) + 1

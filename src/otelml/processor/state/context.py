@@ -43,12 +43,14 @@ class ProcessorContext:
     """processor-eval's Evaluator, once created."""
     extras: dict[str, Any] = field(default_factory=dict)
     """Room for other shared objects without changing this class."""
+    checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
+    """Core parts that must be alive for the processor to be ready (the writer threads)."""
     _ready: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
     def ready(self) -> bool:
-        """Return whether the processor is fully started and accepting data."""
-        return self._ready.is_set()
+        """Return whether the processor is started, accepting data, and its core parts live."""
+        return self._ready.is_set() and not self.failed()
 
     @ready.setter
     def ready(self, value: bool) -> None:
@@ -56,3 +58,7 @@ class ProcessorContext:
             self._ready.set()
         else:
             self._ready.clear()
+
+    def failed(self) -> list[str]:
+        """Return the names of core parts that are no longer alive."""
+        return [name for name, alive in self.checks.items() if not alive()]

@@ -62,7 +62,14 @@ from otelml.processor.state.pending import (
 )
 from otelml.processor.state.perfstate import Cell
 from otelml.processor.state.store import Backpressure, StorageError
-from otelml.processor.state.writer import Batch, GroupCommitWriter, immediate_transaction, open_wal
+from otelml.processor.state.writer import (
+    Batch,
+    GroupCommitWriter,
+    WriterDied,
+    immediate_transaction,
+    open_wal,
+    settle,
+)
 
 log = logging.getLogger(__name__)
 
@@ -163,9 +170,10 @@ class Joins:
         if self._closed:
             return
         self._closed = True
-        self._writer.stop(timeout, lambda: JoinBackpressure("the join is shutting down"))
+        ended = self._writer.stop(timeout, lambda: JoinBackpressure("the join is shutting down"))
         if self._conn is not None:
-            self._conn.close()
+            if ended:  # a stuck writer still holds the connection: leave it to the exit
+                self._conn.close()
             self._conn = None
 
     # -- submission ----------------------------------------------------------------------------
@@ -181,6 +189,17 @@ class Joins:
             return self._writer.submit(list(events))
         except queue.Full:
             raise JoinBackpressure("join queue full") from None
+        except WriterDied as exc:
+            raise StorageError(str(exc)) from None
+
+    @property
+    def alive(self) -> bool:
+        """Return whether the join's writer can still commit (readiness)."""
+        return self._writer.alive
+
+    def on_failure(self, callback: Callable[[BaseException], None]) -> None:
+        """Call ``callback`` (on the writer thread) if the join's writer dies."""
+        self._writer.on_failure = callback
 
     __call__ = submit  # the pipeline's event hook
 
@@ -190,7 +209,7 @@ class Joins:
 
     def expire(self) -> None:
         """Run expiry and retention now (waits for the writer)."""
-        self._writer.put(None).result(60)
+        self._writer.put(None, timeout=60).result(60)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -289,11 +308,11 @@ class Joins:
         except Exception as exc:
             log.exception("the ground-truth join failed to store %d requests", len(batch))
             for _, fut in batch:
-                fut.set_exception(StorageError(str(exc)))
+                settle(fut, StorageError(str(exc)))
             return
         self._commit(b)
         for _, fut in batch:
-            fut.set_result(None)
+            settle(fut)
 
     def _commit(self, b: JoinTransaction) -> None:
         with self._lock:

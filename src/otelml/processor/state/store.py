@@ -32,7 +32,13 @@ from otelml.processor.state.aggregator import Aggregator, FeatureWindow, SeriesK
 from otelml.processor.state.observations import IngestResult, Observation
 from otelml.processor.state.temporality import TemporalityTracker, value_from_json, value_to_json
 from otelml.processor.state.updates import UpdateBuilder, convert
-from otelml.processor.state.writer import GroupCommitWriter, immediate_transaction, open_wal
+from otelml.processor.state.writer import (
+    GroupCommitWriter,
+    WriterDied,
+    immediate_transaction,
+    open_wal,
+    settle,
+)
 from otelml.processor.telemetry import ProcessorTelemetry
 
 log = logging.getLogger(__name__)
@@ -213,11 +219,15 @@ class Store:
         if self._closed:
             return
         self._closed = True
-        self._writer.stop(timeout, lambda: Backpressure("the store is shutting down"))
+        ended = self._writer.stop(timeout, lambda: Backpressure("the store is shutting down"))
         if self._conn is not None:
-            if compact:
-                self._compact()
-            self._conn.close()
+            if compact and ended and self._writer.error is None:
+                try:
+                    self._compact()
+                except sqlite3.Error:  # the log keeps everything: the next start replays it
+                    log.exception("compaction at shutdown failed")
+            if ended:
+                self._conn.close()
             self._conn = None
 
     # -- submission ----------------------------------------------------------------------------
@@ -233,6 +243,17 @@ class Store:
             return self._writer.submit(result)
         except queue.Full:
             raise Backpressure("write queue full") from None
+        except WriterDied as exc:
+            raise StorageError(str(exc)) from None
+
+    @property
+    def alive(self) -> bool:
+        """Return whether the writer can still make data durable (readiness)."""
+        return self._writer.alive
+
+    def on_failure(self, callback: Callable[[BaseException], None]) -> None:
+        """Call ``callback`` (on the writer thread) if the writer dies."""
+        self._writer.on_failure = callback
 
     def is_full(self) -> bool:
         """Return whether a submit now would be refused."""
@@ -260,14 +281,14 @@ class Store:
         except Exception as exc:
             log.exception("storing %d requests failed", len(batch))
             for _, fut in batch:
-                fut.set_exception(StorageError(str(exc)))
+                settle(fut, StorageError(str(exc)))
             return
         for result, fut in batch:
             try:
                 self._apply(result.observations, result.updates)
             except Exception:  # stored: a restart replays it the same way
                 log.exception("applying a stored request failed")
-            fut.set_result(None)
+            settle(fut)
 
     def _apply(self, observations: list[Observation], updates: list[Update]) -> None:
         assert self.tracker is not None

@@ -1,0 +1,200 @@
+"""Clients that give up never harm the service, and a dead core thread is never a silent wedge.
+
+Against a real ``otelml serve``: exports whose deadline passes (or that are cancelled) while
+they wait for the write, over gRPC and HTTP, and then full service within a second. Against
+the writer itself: a cancelled future, a write that raises past its own handling, and a stop
+with a full queue and a dead thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import http.client
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics_pb2
+
+from otelml import semconv
+from otelml.processor.receive.ingest import ingest_metrics, metrics_replayer
+from otelml.processor.receive.series import IngestOptions
+from otelml.processor.state.aggregator import Aggregator
+from otelml.processor.state.store import Store
+from otelml.processor.state.writer import Batch, GroupCommitWriter, WriterDied, settle
+
+from .conftest import ServiceProcess
+from .joindata import open_joins, prediction
+from .otlpdata import metrics_request, model_attrs, sum_metric
+
+METRICS_EXPORT = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+POINTS_PER_REQUEST = 2000
+
+
+def _request(tag: int) -> bytes:
+    points = [
+        (model_attrs(model="faults", feature=f"f{tag}-{i}"), 1) for i in range(POINTS_PER_REQUEST)
+    ]
+    return metrics_request(sum_metric(semconv.FEATURE_MISSING.name, points)).SerializeToString()
+
+
+def _ready(svc: ServiceProcess) -> int:
+    try:
+        with urllib.request.urlopen(svc.metrics_url + "/readyz", timeout=5) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+async def _grpc_exports(endpoint: str, n: int, timeout: float) -> list[grpc.StatusCode]:
+    async with grpc.aio.insecure_channel(endpoint) as ch:
+        export = ch.unary_unary(METRICS_EXPORT, request_serializer=None, response_deserializer=None)
+
+        async def one(i: int) -> grpc.StatusCode:
+            try:
+                await export(_request(i), timeout=timeout)
+            except grpc.aio.AioRpcError as exc:
+                return exc.code()
+            return grpc.StatusCode.OK
+
+        return list(await asyncio.gather(*(one(i) for i in range(n))))
+
+
+def _http_abandoned(url: str, n: int) -> None:
+    """Send ``n`` requests and close each connection without reading the answer."""
+    host, _, port = url.removeprefix("http://").partition(":")
+    for i in range(n):
+        conn = http.client.HTTPConnection(host, int(port), timeout=5)
+        body = _request(10_000 + i)
+        conn.request("POST", "/v1/metrics", body, {"Content-Type": "application/x-protobuf"})
+        conn.sock.close()  # type: ignore[union-attr]  # gives up before the answer
+
+
+def _full_service_within(svc: ServiceProcess, seconds: float) -> float:
+    """Return how long until a normal export succeeds and /readyz is 200 (fail past it)."""
+    t0 = time.monotonic()
+    while True:
+        codes = asyncio.run(_grpc_exports(svc.grpc_endpoint, 1, timeout=5))
+        if codes == [grpc.StatusCode.OK] and _ready(svc) == 200:
+            return time.monotonic() - t0
+        assert time.monotonic() - t0 < seconds, f"not serving {seconds}s after: {codes}"
+        time.sleep(0.05)
+
+
+def test_exports_that_give_up_never_wedge_the_service(
+    processor_service: Callable[..., ServiceProcess],
+) -> None:
+    svc = processor_service()
+    for _ in range(5):
+        codes = asyncio.run(_grpc_exports(svc.grpc_endpoint, 40, timeout=0.01))
+        assert grpc.StatusCode.DEADLINE_EXCEEDED in codes or grpc.StatusCode.OK in codes
+        _http_abandoned(svc.http_url, 20)
+    took = _full_service_within(svc, 5.0)
+    assert took < 1.0 + 4.0  # generous for a loaded machine; the figure is printed below
+    print(f"full service {took:.3f}s after 200 cancelled gRPC + 100 abandoned HTTP exports")
+    assert svc.terminate(timeout=30) == 0
+
+
+# -- the writer on its own -------------------------------------------------------------------
+
+
+def _writer(write: Callable[[Batch[int]], None], **kw: Any) -> GroupCommitWriter[int]:
+    w: GroupCommitWriter[int] = GroupCommitWriter(
+        "test-writer", write, lambda: None, queue_size=kw.pop("queue_size", 8), max_batch=4, **kw
+    )
+    w.start()
+    return w
+
+
+def _ok(batch: Batch[int]) -> None:
+    for _, fut in batch:
+        settle(fut)
+
+
+def test_a_cancelled_future_does_not_kill_the_writer() -> None:
+    gate = threading.Event()
+
+    def write(batch: Batch[int]) -> None:
+        gate.wait(5)
+        _ok(batch)
+
+    w = _writer(write)
+    first = w.submit(1)
+    assert first.cancel()  # what asyncio.wrap_future does when the client gives up
+    gate.set()
+    later = w.submit(2)
+    later.result(timeout=5)
+    assert w.alive
+    w.stop(5, lambda: RuntimeError("stopped"))
+
+
+def test_the_store_and_the_join_survive_cancelled_futures(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    store = Store(db, Aggregator(60), replay=metrics_replayer(IngestOptions()))
+    store.open()
+    joins = open_joins(db)
+    try:
+        req = metrics_pb2.ExportMetricsServiceRequest.FromString(_request(0))
+        now = time.time()
+        for i in range(3):
+            # What asyncio.wrap_future does to the future when the client's deadline passes.
+            assert store.submit(ingest_metrics(req, IngestOptions(), now)).cancel()
+            assert joins.submit([prediction(f"p{i}", now, value=0.5)]).cancel()
+        store.submit(ingest_metrics(req, IngestOptions(), now)).result(timeout=10)
+        joins.submit([prediction("p-last", now, value=0.5)]).result(timeout=10)
+        assert store.alive
+        assert joins.alive
+        assert joins.pending() == {"m": 4}  # the cancelled ones were written all the same
+    finally:
+        store.close(5)
+        joins.close(5)
+
+
+def test_a_writer_that_dies_says_so_fails_what_waits_and_stops_quickly() -> None:
+    died: list[BaseException] = []
+
+    def write(batch: Batch[int]) -> None:
+        raise SystemError("boom")  # past the owner's own handling
+
+    w = _writer(write, on_failure=died.append, queue_size=2)
+    fut = w.submit(1)
+    with pytest.raises(Exception, match=r"boom|writer"):
+        fut.result(timeout=5)
+    deadline = time.monotonic() + 5
+    while w.alive and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not w.alive
+    assert died
+    assert isinstance(died[0], SystemError)
+    # Queued after the death, with the queue full: refused, and stop() never blocks.
+    with pytest.raises(WriterDied):
+        w.submit(2)
+    t0 = time.monotonic()
+    w.stop(1, lambda: RuntimeError("stopped"))
+    assert time.monotonic() - t0 < 2
+
+
+def test_stop_with_a_full_queue_is_bounded() -> None:
+    gate = threading.Event()
+
+    def write(batch: Batch[int]) -> None:
+        gate.wait(10)
+        _ok(batch)
+
+    w = _writer(write, queue_size=2)
+    futs: list[concurrent.futures.Future[None]] = [w.submit(0)]
+    time.sleep(0.1)  # the writer holds item 0 and waits at the gate
+    futs += [w.submit(1), w.submit(2)]
+    t0 = time.monotonic()
+    w.stop(0.5, lambda: RuntimeError("stopped"))
+    assert time.monotonic() - t0 < 2
+    gate.set()
+    for f in futs[1:]:
+        with pytest.raises(RuntimeError):
+            f.result(timeout=5)
