@@ -13,11 +13,12 @@ import pytest
 
 from otelml.cli import build_parser
 from otelml.demo import live
-from otelml.demo.client import Answer, samples
 from otelml.demo.embedded import DEFAULT_METRICS_PORT, metrics_endpoint
-from otelml.demo.runner import DemoOptions, Timing, run_demo
+from otelml.demo.run import DemoOptions, Timing
+from otelml.demo.runner import run_demo
 from otelml.demo.scenario import PHASES, SklearnMissing, require_sklearn
-from otelml.demo.snapshot import FeatureRow, Performance, Snapshot, _performance
+from otelml.report.client import Answer, samples
+from otelml.report.snapshot import FeatureRow, Performance, Snapshot, _performance
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 

@@ -75,7 +75,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo and return its exit status."""
-    from otelml.demo.runner import DemoOptions, run_demo
+    from otelml.demo import DemoOptions, run_demo
 
     return run_demo(
         DemoOptions(

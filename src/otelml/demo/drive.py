@@ -22,7 +22,7 @@ from otelml.demo.live import (
     status_line,
     use_color,
 )
-from otelml.demo.runner import Run
+from otelml.demo.run import Run
 from otelml.demo.scenario import MODEL, PHASES, VERSION
 
 REFRESH_S = 1.0
@@ -69,7 +69,7 @@ def _progress(run: Run, traffic: Any, ends: Any, elapsed: float, phase: int) -> 
 
 def loop(run: Run, traffic: Any, client: Any, ends: Any) -> None:
     """Drive traffic and the view until the duration is over or a signal asks to stop."""
-    from otelml.demo.snapshot import poll
+    from otelml.report.snapshot import poll
 
     live = run.options.live
     if live is None:
@@ -133,7 +133,7 @@ def finish(
 ) -> int:
     """Flush, evaluate once more, print the summary, write the report; return the status."""
     from otelml.demo.report import write_report
-    from otelml.demo.snapshot import poll
+    from otelml.report.snapshot import poll
 
     # Exports return once the processor acknowledged them, and it acknowledges only what is
     # durable and applied: after the flush, the final evaluation sees every prediction.
@@ -168,7 +168,7 @@ def finish(
 
 def _summary(run: Run, snap: Any, traffic: Any) -> None:
     from otelml.demo.live import drift_header, feature_line, fmt_num, fmt_pct
-    from otelml.demo.snapshot import STATUS_ORDER
+    from otelml.report.snapshot import STATUS_ORDER
 
     say, style = run.say, Style(False)
     c = traffic.counters

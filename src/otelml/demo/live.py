@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from otelml.demo.scenario import PHASES
-from otelml.demo.snapshot import PERFORMANCE_METRICS, STATUS_ORDER, FeatureRow, Snapshot
+from otelml.report.snapshot import PERFORMANCE_METRICS, STATUS_ORDER, FeatureRow, Snapshot
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _COLORS = {
