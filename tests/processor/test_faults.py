@@ -20,11 +20,14 @@ from typing import Any
 
 import grpc
 import pytest
+from aiohttp import ClientSession
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics_pb2
 
 from otelml import semconv
+from otelml.processor.config import config_from_dict
 from otelml.processor.receive.ingest import ingest_metrics, metrics_replayer
 from otelml.processor.receive.series import IngestOptions
+from otelml.processor.service import EXIT_CORE_FAILED, ProcessorService
 from otelml.processor.state.aggregator import Aggregator
 from otelml.processor.state.store import Store
 from otelml.processor.state.writer import Batch, GroupCommitWriter, WriterDied, settle
@@ -167,7 +170,7 @@ def test_a_writer_that_dies_says_so_fails_what_waits_and_stops_quickly() -> None
     with pytest.raises(Exception, match=r"boom|writer"):
         fut.result(timeout=5)
     deadline = time.monotonic() + 5
-    while w.alive and time.monotonic() < deadline:
+    while (w.alive or not died) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not w.alive
     assert died
@@ -198,3 +201,35 @@ def test_stop_with_a_full_queue_is_bounded() -> None:
     for f in futs[1:]:
         with pytest.raises(RuntimeError):
             f.result(timeout=5)
+
+
+async def test_a_dead_writer_turns_readiness_off_and_ends_the_service_non_zero(
+    tmp_path: Path,
+) -> None:
+    config = config_from_dict(
+        {
+            "storage": {"path": str(tmp_path / "s.db")},
+            "receivers": {"grpc": {"endpoint": "127.0.0.1:0"}, "http": {"endpoint": "127.0.0.1:0"}},
+            "export": {"prometheus": {"endpoint": "127.0.0.1:0"}},
+        }
+    )
+    svc = ProcessorService(config, announce=lambda _: None)
+    run = asyncio.create_task(svc.run())
+    while not svc.ctx.ready:
+        await asyncio.sleep(0.01)
+
+    def broken(batch: Any) -> None:
+        raise MemoryError("a fault no owner handles")
+
+    svc.store._writer._write = broken  # type: ignore[method-assign]
+    async with ClientSession() as s:
+        async with s.post(
+            svc.addresses["otlp-http"] + "/v1/metrics",
+            data=_request(0),
+            headers={"Content-Type": "application/x-protobuf"},
+        ) as resp:
+            assert resp.status == 503
+        assert not svc.ctx.ready
+        assert svc.ctx.failed() == ["store writer"]
+    await asyncio.wait_for(run, 20)  # the service stopped by itself
+    assert svc.exit_code == EXIT_CORE_FAILED

@@ -39,6 +39,7 @@ from otelml.processor.state.writer import (
     open_wal,
     settle,
 )
+from otelml.processor.state.writer import StorageError as StorageError  # owners raise it
 from otelml.processor.telemetry import ProcessorTelemetry
 
 log = logging.getLogger(__name__)
@@ -61,10 +62,6 @@ _SCHEMA_VERSION = "1"
 
 class Backpressure(Exception):
     """The write queue is full; the client should retry later."""
-
-
-class StorageError(Exception):
-    """The write failed; nothing of the request was applied."""
 
 
 def _encode(result: IngestResult) -> tuple[float, str, bytes | str]:

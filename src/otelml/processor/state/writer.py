@@ -44,7 +44,11 @@ def settle(fut: concurrent.futures.Future[None], error: BaseException | None = N
             fut.set_exception(error)
 
 
-class WriterDied(RuntimeError):
+class StorageError(Exception):
+    """The write failed; nothing of the request was applied."""
+
+
+class WriterDied(StorageError):
     """The writer thread ended on an error: nothing more will be written."""
 
 
