@@ -10,6 +10,7 @@ imports one of a room above its own, and no two modules import each other, even 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -156,3 +157,16 @@ def test_modules_stay_small() -> None:
         if n > MAX_LINES:
             big[name] = n
     assert not big, f"modules over {MAX_LINES} lines: {big}"
+
+
+def test_the_architecture_page_names_only_modules_that_exist() -> None:
+    repo = SRC.parent
+    page = (repo / "docs" / "architecture.md").read_text("utf-8")
+    named = set(re.findall(r"`([\w./]+\.(?:py|yaml))`", page))
+    assert len(named) > 20
+    missing = []
+    for path in sorted(named):
+        candidates = [repo / path, SRC / "otelml" / "processor" / path]
+        if not any(c.is_file() for c in candidates):
+            missing.append(path)
+    assert not missing, f"docs/architecture.md names files that do not exist: {missing}"

@@ -1,4 +1,4 @@
-"""OTLP spans and log records → updates and events (pure functions).
+"""OTLP spans → updates (pure functions): distributions from the attributes of predict spans.
 
 Apps that emit only spans (other languages, or metrics turned off) give the same distributions
 from their ``predict`` spans: every ``ml.features.<name>`` attribute is one observed value
