@@ -38,6 +38,7 @@ from otelml.processor.state.observations import (
     Observation,
 )
 from otelml.processor.state.temporality import Value
+from otelml.processor.state.window import MAX_COUNT
 
 _DELTA, _CUMULATIVE = 1, 2  # AggregationTemporality enum values
 _NS = 1_000_000_000
@@ -108,7 +109,7 @@ def _points(
             if type(parsed) is not Parsed or parsed.longest > limit:
                 parsed = point_series(name, spec, raw, limit, cache)
             # A positive as_int is the value set (the usual case); else check it all.
-            value: Value = n if sums and (n := dp.as_int) > 0 else value_of(dp)
+            value: Value = n if sums and 0 < (n := dp.as_int) <= MAX_COUNT else value_of(dp)
             t = dp.time_unix_nano
             ws = clock.result if t == clock.last else clock.window(t)
             if isinstance(ws, PointError):

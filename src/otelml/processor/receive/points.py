@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from otelml.processor.state.temporality import ExpoPoint, HistPoint
+from otelml.processor.state.window import MAX_COUNT
 
 
 class PointError(ValueError):
@@ -37,6 +38,8 @@ def count_value(dp: Any) -> int:
         raise PointError("invalid_point", "counter point without a value")
     if v < 0:
         raise PointError("invalid_point", "counter value must be >= 0")
+    if v > MAX_COUNT:
+        raise PointError("invalid_point", "counter value too large")
     return v
 
 
@@ -48,13 +51,12 @@ def _finite(x: float, what: str) -> float:
 
 def _counts(values: Any, what: str) -> np.ndarray[Any, np.dtype[np.int64]]:
     a = np.array(values, dtype=np.uint64).astype(np.int64)
-    if (a < 0).any():  # uint64 above int64's range
+    if (a < 0).any() or (a > MAX_COUNT).any():  # negative: uint64 above int64's range
         raise PointError("invalid_point", f"{what} too large")
     return a
 
 
 _BOUNDS_OK: dict[tuple[float, ...], bool] = {}
-_INT64_MAX = 2**63 - 1
 
 
 def _bounds_ok(bounds: tuple[float, ...]) -> bool:
@@ -79,7 +81,7 @@ def hist_value(dp: Any) -> HistPoint:
     count = dp.count
     if sum(counts) != count:
         raise PointError("invalid_point", "count differs from the sum of bucket_counts")
-    if count > _INT64_MAX:
+    if count > MAX_COUNT:
         raise PointError("invalid_point", "count too large")
     return HistPoint(
         bounds,
@@ -100,6 +102,8 @@ def expo_value(dp: Any) -> ExpoPoint:
     neg = _counts(dp.negative.bucket_counts, "negative.bucket_counts")
     if pos.size > 4096 or neg.size > 4096:
         raise PointError("invalid_point", "more than 4096 exponential buckets")
+    if dp.zero_count > MAX_COUNT or dp.count > MAX_COUNT:
+        raise PointError("invalid_point", "count too large")
     v = ExpoPoint(
         int(dp.scale),
         int(dp.zero_count),
@@ -232,7 +236,7 @@ def _check_rows(rows: _Rows) -> list[HistPoint | PointError]:
     # uint64 sums wrap; with every bucket <= count they cannot wrap back onto count unless
     # k * count reaches 2**64 (checked exactly below).
     ok = (c.sum(axis=1, dtype=np.uint64) == count) & (c.max(axis=1) <= count)
-    large = count > _INT64_MAX
+    large = count > MAX_COUNT
     exact = count > _ROW_LIMIT // k
     counts = c.astype(np.int64)  # rows above int64 are refused below
     bounds = lay.bounds

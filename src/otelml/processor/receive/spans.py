@@ -30,7 +30,11 @@ from otelml.processor.receive.points import PointError
 from otelml.processor.receive.series import IngestOptions, check_time
 from otelml.processor.state.aggregator import PREDICTION_FEATURE, FeatureWindow, SeriesKey, Update
 from otelml.processor.state.observations import IngestResult
+from otelml.processor.state.window import MAX_COUNT
 
+MAX_BATCH_SIZE = 2**32
+"""The most rows one predict span may stand for (a larger ``ml.batch.size`` is refused)."""
+assert MAX_BATCH_SIZE < MAX_COUNT
 _FEATURE_PREFIX = semconv.FEATURE_PREFIX
 _SEGMENT_PREFIX = semconv.SEGMENT_PREFIX
 _EVENTS = frozenset({semconv.PREDICTION_EVENT, semconv.ACTUAL_EVENT})
@@ -323,6 +327,8 @@ def _span(
         segment_keys.append(seg)
     batch = fixed.get(_BATCH)
     rows = int(batch[0].value) if batch is not None and batch[0].value > 0 else 1
+    if rows > MAX_BATCH_SIZE:
+        raise PointError("invalid_point", f"{semconv.BATCH_SIZE} above {MAX_BATCH_SIZE}")
     outputs = []
     for slot in (_PVALUE, _PLABEL):
         if slot in fixed:

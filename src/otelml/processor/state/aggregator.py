@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from otelml.processor.state.window import (
+    MAX_COUNT,
     OVERFLOW,
     PREDICTION_FEATURE,
     FeatureWindow,
@@ -110,12 +111,18 @@ class Aggregator:
                 capped = self._admit(key, overflow)
                 if capped is None:
                     continue
+                total = self._totals.get(capped)
+                merged = delta if total is None else total.merge(delta)
+                if merged.largest_count() > MAX_COUNT:
+                    # Refused whole: a series' counts stay exact and far from int64's limit,
+                    # so no later merge of its windows can wrap.
+                    overflow["counts"] = overflow.get("counts", 0) + 1
+                    continue
                 ws = align(window_start, self.resolution_s)
                 series = self._windows.setdefault(capped, {})
                 current = series.get(ws)
                 series[ws] = delta if current is None else current.merge(delta)
-                total = self._totals.get(capped)
-                self._totals[capped] = delta if total is None else total.merge(delta)
+                self._totals[capped] = merged
                 self._dirty.add((capped, ws))
             self._generation += 1
         if overflow and self._on_overflow is not None:

@@ -32,6 +32,13 @@ _OTHER = semconv.OTHER_CATEGORY
 
 _FORMAT = 1
 
+MAX_COUNT = 2**53
+"""The largest count a point may carry, and any series may sum to.
+
+Above it a count is no longer exact in the float64 that Prometheus keeps, no real stream reaches
+it (2**53 predictions is 285 years at a million a second), and refusing it keeps every sum of
+counts far from int64's limit, so that no merge can wrap."""
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class SeriesKey:
@@ -125,6 +132,14 @@ class FeatureWindow:
             and self.categories is None
             and not self.numeric_extra
         )
+
+    def largest_count(self) -> int:
+        """Return the largest count this window holds (rows, missing, invalid or a sketch's)."""
+        counts = [self.rows, self.missing, sum(self.invalid.values())]
+        counts += [part.count for part in self.numeric_parts()]
+        if self.categories is not None:
+            counts.append(self.categories.count)
+        return max(counts)
 
     def merge(self, other: FeatureWindow) -> FeatureWindow:
         """Return a new window holding both; neither input changes."""
