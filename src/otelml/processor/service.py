@@ -24,6 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from otelml.processor.config import ProcessorConfig
+from otelml.processor.receive.budget import InflightBudget
 from otelml.processor.receive.grpc import make_grpc_server
 from otelml.processor.receive.http import make_otlp_http_app
 from otelml.processor.receive.ingest import metrics_replayer
@@ -115,7 +116,12 @@ class ProcessorService:
             clock=clock,
         )
         self.pipeline = Pipeline(
-            self.store, IngestOptions.from_config(config), self.telemetry, clock=clock
+            self.store,
+            IngestOptions.from_config(config),
+            self.telemetry,
+            clock=clock,
+            budget=InflightBudget(config.limits.max_inflight_mib * 1024 * 1024),
+            max_gzip_ratio=config.limits.max_gzip_ratio,
         )
         self.ctx = ProcessorContext(
             config=config,

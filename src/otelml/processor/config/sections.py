@@ -103,6 +103,16 @@ class LimitsConfig:
         200000, "Cumulative series tracked for delta conversion; points of more are dropped."
     )
     max_span_features: int = _opt(500, "ml.features.* attributes read per span.")
+    max_inflight_mib: int = _opt(
+        128,
+        "Request bodies held at once by both receivers together, MiB, as sent and as "
+        "gunzipped; beyond it requests get 503 + Retry-After / RESOURCE_EXHAUSTED.",
+    )
+    max_gzip_ratio: float = _opt(
+        250.0,
+        "A gzip body that expands past 1 MiB and more than this many times its size is "
+        "refused as a compression bomb (413).",
+    )
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
 
+from otelml.processor.receive.budget import Overloaded
 from otelml.processor.receive.otlp import BadRequest, Signal, decode_request
 from otelml.processor.receive.otlp import response as otlp_response
 from otelml.processor.receive.pipeline import Pipeline, Status
@@ -62,7 +63,31 @@ def _handler(
             await context.abort(grpc.StatusCode.UNAVAILABLE, outcome.message)
         return otlp_response(signal, outcome.partial)
 
-    return export
+    return _budgeted(pipeline, signal, retry_after_s, export)
+
+
+def _budgeted(
+    pipeline: Pipeline,
+    signal: Signal,
+    retry_after_s: int,
+    export: Callable[[bytes, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]],
+) -> Callable[[bytes, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]:
+    """Hold each message (gRPC has decompressed it) against the in-flight budget meanwhile."""
+
+    async def held(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        with pipeline.budget.hold() as hold:
+            try:
+                hold.take(len(request))
+            except Overloaded as exc:
+                pipeline.malformed(signal, "memory_budget")
+                await context.abort(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    str(exc),
+                    trailing_metadata=_retry_metadata(str(exc), retry_after_s),
+                )
+            return await export(request, context)
+
+    return held
 
 
 def make_grpc_server(

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from google.rpc import status_pb2  # type: ignore[import-untyped]
 
+from otelml.processor.receive.budget import Hold, Overloaded
 from otelml.processor.receive.otlp import (
     BadRequest,
     Encoding,
@@ -32,6 +33,14 @@ _CONTENT_TYPES: dict[str, Encoding] = {
     "application/json": "json",
 }
 _MIME = {"protobuf": "application/x-protobuf", "json": "application/json"}
+_HOLD = web.RequestKey("otelml_hold", Hold)
+_SIGNALS: dict[str, Signal] = {"/v1/metrics": "metrics", "/v1/traces": "traces", "/v1/logs": "logs"}
+
+
+def _signal_of(path: str) -> Signal:
+    return _SIGNALS.get(path, "metrics")
+
+
 _GRPC_CODES = {400: 3, 413: 8, 415: 3, 503: 14}  # INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAVAILABLE
 
 
@@ -64,10 +73,13 @@ def make_otlp_http_app(
             except web.HTTPRequestEntityTooLarge:
                 pipeline.malformed(signal, "too_large")
                 return _error(413, f"body exceeds {max_body} bytes", encoding)
+            hold: Hold = request[_HOLD]
+            if request.content_length is None:  # chunked: held once read
+                hold.take(len(body))
             content_encoding = request.headers.get("Content-Encoding", "").strip().lower()
             try:
                 if content_encoding == "gzip":
-                    body = gunzip(body, max_body)
+                    body = gunzip(body, max_body, max_ratio=pipeline.max_gzip_ratio, hold=hold)
                 elif content_encoding not in ("", "identity"):
                     raise BadRequest(f"unsupported Content-Encoding {content_encoding!r}")
                 message = decode_request(signal, body, encoding)
@@ -89,8 +101,24 @@ def make_otlp_http_app(
 
         return handle
 
+    @web.middleware
+    async def budgeted(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        # Every body is held against the in-flight budget before it is read, and its gunzipped
+        # form as it is produced; the hold is given back when the answer is made.
+        with pipeline.budget.hold() as hold:
+            try:
+                hold.take(min(request.content_length or 0, max_body))
+                request[_HOLD] = hold
+                return await handler(request)
+            except Overloaded as exc:
+                pipeline.malformed(_signal_of(request.path), "memory_budget")
+                encoding = _CONTENT_TYPES.get(request.content_type, "json")
+                return _error(503, str(exc), encoding, retry_after=retry_after_s)
+
     # aiohttp refuses larger bodies itself (413) before reading them into memory.
-    app = web.Application(client_max_size=max_body)
+    app = web.Application(client_max_size=max_body, middlewares=[budgeted])
     app.router.add_post("/v1/metrics", handler("metrics"))
     app.router.add_post("/v1/traces", handler("traces"))
     app.router.add_post("/v1/logs", handler("logs"))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -27,6 +26,9 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
+
+from otelml.processor.receive import budget
+from otelml.processor.receive.budget import Hold
 
 Signal = Literal["metrics", "traces", "logs"]
 Encoding = Literal["protobuf", "json"]
@@ -127,18 +129,18 @@ class TooLarge(ValueError):
     """A request over the size limit; the receivers answer 413 / RESOURCE_EXHAUSTED."""
 
 
-def gunzip(body: bytes, limit: int) -> bytes:
-    """Return the gzip-decoded body, refusing output beyond ``limit`` bytes (zip bombs)."""
-    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+def gunzip(body: bytes, limit: int, *, max_ratio: float = 0.0, hold: Hold | None = None) -> bytes:
+    """Return the gzip-decoded body, chunk by chunk within ``limit``, ``max_ratio`` and ``hold``.
+
+    Raises :class:`TooLarge` for a bomb, :class:`BadRequest` for a broken stream, and
+    :class:`~otelml.processor.receive.budget.Overloaded` when the in-flight budget is spent.
+    """
     try:
-        out = d.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise BadRequest(f"invalid gzip body: {exc}") from exc
-    if len(out) > limit:
-        raise TooLarge(f"decompressed body exceeds {limit} bytes")
-    if not d.eof:
-        raise BadRequest("invalid gzip body: truncated")
-    return out
+        return budget.gunzip(body, limit, max_ratio=max_ratio, hold=hold)
+    except budget.BombError as exc:
+        raise TooLarge(str(exc)) from exc
+    except budget.BadGzip as exc:
+        raise BadRequest(str(exc)) from exc
 
 
 def _hex_ids_to_base64(node: Any) -> Any:

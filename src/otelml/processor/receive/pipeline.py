@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from otelml.processor.receive.budget import InflightBudget
 from otelml.processor.receive.ingest import ingest_metrics
 from otelml.processor.receive.logs import ingest_logs
 from otelml.processor.receive.otlp import PartialSuccess, Signal, item_count
@@ -69,7 +70,12 @@ class Pipeline:
         telemetry: ProcessorTelemetry,
         *,
         clock: Callable[[], float] = time.time,
+        budget: InflightBudget | None = None,
+        max_gzip_ratio: float = 0.0,
     ) -> None:
+        self.budget = budget or InflightBudget(0)
+        """Bytes of bodies in flight, shared by both receivers (and the API)."""
+        self.max_gzip_ratio = max_gzip_ratio
         self.store = store
         self.options = options
         self.telemetry = telemetry
