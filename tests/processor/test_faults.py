@@ -25,12 +25,15 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metr
 
 from otelml import semconv
 from otelml.processor.config import config_from_dict
+from otelml.processor.receive import pipeline as pipeline_module
 from otelml.processor.receive.ingest import ingest_metrics, metrics_replayer
+from otelml.processor.receive.pipeline import Pipeline, Status
 from otelml.processor.receive.series import IngestOptions
 from otelml.processor.service import EXIT_CORE_FAILED, ProcessorService
 from otelml.processor.state.aggregator import Aggregator
 from otelml.processor.state.store import Store
 from otelml.processor.state.writer import Batch, GroupCommitWriter, WriterDied, settle
+from otelml.processor.telemetry import ProcessorTelemetry
 
 from .conftest import ServiceProcess
 from .joindata import open_joins, prediction
@@ -233,3 +236,28 @@ async def test_a_dead_writer_turns_readiness_off_and_ends_the_service_non_zero(
         assert svc.ctx.failed() == ["store writer"]
     await asyncio.wait_for(run, 20)  # the service stopped by itself
     assert svc.exit_code == EXIT_CORE_FAILED
+
+
+async def test_ingestion_runs_off_the_event_loop(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db", Aggregator(60), replay=metrics_replayer(IngestOptions()))
+    store.open()
+    try:
+        pipeline = Pipeline(store, IngestOptions(), ProcessorTelemetry())
+        seen: list[threading.Thread] = []
+        real = pipeline_module._INGEST["metrics"]
+
+        def spy(*args: Any) -> Any:
+            seen.append(threading.current_thread())
+            return real(*args)
+
+        pipeline_module._INGEST["metrics"] = spy
+        try:
+            req = metrics_pb2.ExportMetricsServiceRequest.FromString(_request(0))
+            outcome = await pipeline.handle("metrics", req)
+        finally:
+            pipeline_module._INGEST["metrics"] = real
+        assert outcome.status is Status.OK
+        assert seen
+        assert seen[0] is not threading.current_thread()
+    finally:
+        store.close(5)

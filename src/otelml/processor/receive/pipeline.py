@@ -96,7 +96,9 @@ class Pipeline:
             tel.received(signal, n)
             tel.rejected(signal, "backpressure", n)
             return Outcome(Status.BACKPRESSURE, message="write queue full")
-        res = _INGEST[signal](request, self.options, self.clock())
+        # Off the event loop: a 7 MB span with 200k attributes takes a second of Python, during
+        # which health checks, scrapes and other clients must still be answered.
+        res = await asyncio.to_thread(_INGEST[signal], request, self.options, self.clock())
         tel.received(signal, res.items)
         if res.items and res.rejected >= res.items:
             for reason, n in res.reasons.items():

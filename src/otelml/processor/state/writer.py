@@ -236,6 +236,7 @@ class GroupCommitWriter(Generic[T]):
                 try:
                     self._write(batch)
                 except BaseException as exc:
+                    self.error = exc  # not alive from now on, before any waiter hears of it
                     for _, fut in batch:
                         settle(fut, WriterDied(f"{self.name} failed: {exc!r}"))
                     raise
