@@ -11,6 +11,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import http.client
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -261,3 +265,42 @@ async def test_ingestion_runs_off_the_event_loop(tmp_path: Path) -> None:
         assert seen[0] is not threading.current_thread()
     finally:
         store.close(5)
+
+
+def test_a_closed_stdout_never_stops_the_service(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "OTELML_STORAGE__PATH": str(tmp_path / "s.db"),
+        "OTELML_RECEIVERS__GRPC__ENDPOINT": "127.0.0.1:0",
+        "OTELML_RECEIVERS__HTTP__ENDPOINT": "127.0.0.1:0",
+        "OTELML_EXPORT__PROMETHEUS__ENDPOINT": "127.0.0.1:0",
+    }
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "otelml", "serve"],
+        env=env,
+        stdout=write,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(write)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if (tmp_path / "s.db").exists():
+                break
+            time.sleep(0.1)
+        time.sleep(1.0)
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        err = proc.stderr.read() if proc.stderr else ""
+        assert "BrokenPipeError" not in err
+        assert "Traceback" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        if proc.stderr is not None:
+            proc.stderr.close()

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import signal
 import sys
 import time
@@ -41,6 +42,17 @@ log = logging.getLogger(__name__)
 _CLOSE_TIMEOUT_S = 10.0
 EXIT_CORE_FAILED = 70
 """Exit status when a core thread died (EX_SOFTWARE): the supervisor should restart otelml."""
+
+
+def _print_line(line: str) -> None:
+    """Print a status line; a closed stdout (a pipe whose reader left) never stops the service."""
+    try:
+        print(line, flush=True)
+    except (BrokenPipeError, ValueError, OSError):
+        # Point stdout at devnull so that the interpreter's own flush at exit stays quiet.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+        log.info("stdout is closed; status lines go to the log only: %s", line)
 
 
 def _split(endpoint: str) -> tuple[str, int]:
@@ -87,7 +99,7 @@ class ProcessorService:
     ) -> None:
         self.config = config
         self.clock = clock
-        self._announce = announce or (lambda line: print(line, flush=True))
+        self._announce = announce or _print_line
         self.telemetry = ProcessorTelemetry()
         self.aggregator = Aggregator(
             config.state.resolution_s,
