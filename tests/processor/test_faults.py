@@ -13,6 +13,7 @@ import concurrent.futures
 import http.client
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -304,3 +305,23 @@ def test_a_closed_stdout_never_stops_the_service(tmp_path: Path) -> None:
             proc.wait(10)
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def test_idle_and_silent_connections_are_closed(
+    processor_service: Callable[..., ServiceProcess],
+) -> None:
+    svc = processor_service(env={"OTELML_LIMITS__IDLE_TIMEOUT_S": "1"})
+    socks = []
+    for url in (svc.http_url, svc.metrics_url):
+        host, _, port = url.removeprefix("http://").partition(":")
+        silent = socket.create_connection((host, int(port)), timeout=30)
+        slow = socket.create_connection((host, int(port)), timeout=30)
+        slow.sendall(b"POST /v1/metrics HTTP/1.1\r\nHost: x\r\n")  # and never the rest
+        socks += [silent, slow]
+    t0 = time.monotonic()
+    for s in socks:
+        assert s.recv(1024) == b""  # closed by the server
+        s.close()
+    print(f"{len(socks)} idle or slow connections closed after {time.monotonic() - t0:.1f}s")
+    codes = asyncio.run(_grpc_exports(svc.grpc_endpoint, 1, timeout=5))
+    assert codes == [grpc.StatusCode.OK]

@@ -179,6 +179,7 @@ class ProcessorService:
                 self.pipeline,
                 max_recv_mib=g.max_recv_msg_size_mib,
                 max_concurrent_streams=g.max_concurrent_streams,
+                idle_timeout_s=cfg.limits.idle_timeout_s,
                 retry_after_s=cfg.storage.retry_after_s,
             )
             host, port = _split(g.endpoint)
@@ -224,7 +225,14 @@ class ProcessorService:
         self._announce(f"otelml: {name} listening on {url}")
 
     async def _serve_app(self, app: web.Application, endpoint: str, **server_kwargs: Any) -> str:
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, **server_kwargs)
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            # Also closes a connection that never sends a request (aiohttp arms it at connect).
+            keepalive_timeout=self.config.limits.idle_timeout_s,
+            **server_kwargs,
+        )
         await runner.setup()
         self._runners.append(runner)
         host, port = _split(endpoint)

@@ -108,6 +108,11 @@ class LimitsConfig:
         "Request bodies held at once by both receivers together, MiB, as sent and as "
         "gunzipped; beyond it requests get 503 + Retry-After / RESOURCE_EXHAUSTED.",
     )
+    idle_timeout_s: float = _opt(
+        120.0,
+        "Connections of every listener that carry no request for this long are closed "
+        "(HTTP keep-alive, gRPC max_connection_idle), slow ones included.",
+    )
     max_gzip_ratio: float = _opt(
         250.0,
         "A gzip body that expands past 1 MiB and more than this many times its size is "

@@ -91,13 +91,19 @@ def _budgeted(
 
 
 def make_grpc_server(
-    pipeline: Pipeline, *, max_recv_mib: int, max_concurrent_streams: int, retry_after_s: int = 1
+    pipeline: Pipeline,
+    *,
+    max_recv_mib: int,
+    max_concurrent_streams: int,
+    retry_after_s: int = 1,
+    idle_timeout_s: float = 120.0,
 ) -> grpc.aio.Server:
     """Return an unstarted grpc.aio server with the three OTLP services (add a port, start)."""
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", max_recv_mib * 1024 * 1024),
             ("grpc.max_concurrent_streams", max_concurrent_streams),
+            ("grpc.max_connection_idle_ms", int(idle_timeout_s * 1000)),
         ]
     )
     handlers = []
