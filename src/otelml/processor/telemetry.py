@@ -20,6 +20,7 @@ REJECT_REASONS: tuple[str, ...] = (
     "too_large",  # body or message over the configured size limit
     "backpressure",  # write queue full: the client is told to retry
     "invalid_point",  # one data point rejected (NaN sum, negative count, unknown kind, ...)
+    "invalid_record",  # one ml.prediction / ml.actual log record malformed or out of time
     "too_long",  # an attribute value over the configured length
     "internal",  # a failure of ours (storage); the client may retry
 )

@@ -103,6 +103,11 @@ class LimitsConfig:
         200000, "Cumulative series tracked for delta conversion; points of more are dropped."
     )
     max_span_features: int = _opt(500, "ml.features.* attributes read per span.")
+    max_future_s: int = _opt(
+        3600,
+        "Points, spans and log records stamped further than this in the future are refused "
+        "(clock skew allowance), seconds.",
+    )
 
 
 @dataclass(frozen=True)
