@@ -304,7 +304,7 @@ METRICS: tuple[MetricDef, ...] = (
         "{record}",
         ("event", "reason"),
         "ml.prediction / ml.actual records refused by the join, by reason (unknown_model, "
-        "malformed_value, malformed_record, too_long, incompatible_actual).",
+        "malformed_value, malformed_record, too_long, incompatible_actual, too_many_models).",
     ),
     _d(
         "otelml_processor_received_total",

@@ -110,6 +110,7 @@ class Joins:
         self.max_pending = j.max_pending
         self.max_pending_actuals = j.max_pending_actuals
         self.max_joined = j.max_joined
+        self.max_models = j.max_models
         self.expire_interval_s = j.expire_interval_s
         self.resolution_s = p.resolution_s
         self.retention_s = p.retention_s
@@ -132,6 +133,7 @@ class Joins:
         self._pending: dict[str, int] = {}
         self._pending_actuals: dict[str, int] = {}
         self._rejected: dict[tuple[str, str], int] = {}
+        self._overflow: dict[str, int] = {}
         self._models: set[str] = set()
         self._segments: dict[str, set[str]] = {}
         self._conn: sqlite3.Connection | None = None
@@ -265,6 +267,11 @@ class Joins:
         with self._lock:
             return dict(self._rejected)
 
+    def overflow(self) -> dict[str, int]:
+        """Return what the join's caps dropped: limit -> records (``join_models``)."""
+        with self._lock:
+            return dict(self._overflow)
+
     def models(self) -> set[str]:
         """Return the models with predictions seen by the join."""
         with self._lock:
@@ -326,7 +333,11 @@ class Joins:
             self._pending_actuals.update(b.pending_actuals)
             for k, n in b.rejected.items():
                 self._rejected[k] = self._rejected.get(k, 0) + n
+            for k2, n in b.overflow.items():
+                self._overflow[k2] = self._overflow.get(k2, 0) + n
             self._models.update(b.models)
+            if len(self._segments) > len(self._models):  # segments of models refused by the cap
+                self._segments = {m: v for m, v in self._segments.items() if m in self._models}
             if b.cells or b.counters or b.pending or b.rejected:
                 self.generation += 1
 
