@@ -335,6 +335,13 @@ METRICS: tuple[MetricDef, ...] = (
         "Items relabelled __overflow__ or dropped by a cardinality cap, by limit.",
     ),
     _d(
+        "otelml_processor_quarantined_total",
+        "counter",
+        "{row}",
+        ("table",),
+        "Stored rows that could not be loaded at start-up, moved to otelml_quarantine, by table.",
+    ),
+    _d(
         "otelml_processor_events_total",
         "counter",
         "{record}",

@@ -190,6 +190,16 @@ def overflow_counts(ctx: ProcessorContext, counted: dict[str, int] | None = None
     return out
 
 
+def quarantined_counts(ctx: ProcessorContext) -> dict[str, int]:
+    """Return the stored rows set aside at start-up, by table (the store's and the join's)."""
+    out: dict[str, int] = {}
+    for part in (ctx.extras.get("store"), ctx.extras.get("joins")):
+        counts = getattr(part, "quarantined", None)
+        if callable(counts):
+            out.update(counts())
+    return out
+
+
 def _self(b: FamilyBuilder, ctx: ProcessorContext) -> None:
     snap = ctx.telemetry.snapshot()
     for signal, n in sorted(snap.received.items()):
@@ -202,6 +212,8 @@ def _self(b: FamilyBuilder, ctx: ProcessorContext) -> None:
         b.add("otelml_processor_overflow_total", (limit,), n)
     for event, n in sorted(snap.events.items()):
         b.add("otelml_processor_events_total", (event,), n)
+    for table, n in sorted(quarantined_counts(ctx).items()):
+        b.add("otelml_processor_quarantined_total", (table,), n)
     b.hist(
         "otelml_processor_evaluation_duration_seconds",
         HistogramPoint(
