@@ -278,6 +278,8 @@ class BaselineRegistry:
     def list(self, model: str | None = None) -> list[BaselineInfo]:
         """Return every stored baseline's info (of one model if given), by model then version."""
         with self._lock:
+            if model is not None and model not in self._versions:
+                return []  # asked for every junk model name a sender invents: answer at once
             infos = [i for (m, _), (_, i) in self._cache.items() if model is None or m == model]
         return sorted(infos, key=lambda i: (i.model, version_key(i.version)))
 

@@ -323,8 +323,8 @@ class Aggregator:
 
     def models(self) -> list[tuple[str, str, str]]:
         """Return the known ``(model, version, environment)`` triples, sorted."""
-        with self._lock:
-            return sorted({k.model_key for k in self._windows})
+        with self._lock:  # every admitted model has windows (eviction and prune keep them equal)
+            return sorted(self._features)
 
     def keys(self) -> list[SeriesKey]:
         """Return every series key, sorted."""
