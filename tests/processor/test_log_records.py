@@ -9,11 +9,22 @@ import pytest
 
 from otelml import semconv
 from otelml.processor.config import ProcessorConfig
+from otelml.processor.receive.ingest import ingest_metrics
 from otelml.processor.receive.logs import ingest_logs
 from otelml.processor.receive.points import PointError
 from otelml.processor.receive.series import IngestOptions, check_time
+from otelml.processor.receive.spans import ingest_spans
 
-from .otlpdata import NS, log_record, logs_request
+from .otlpdata import (
+    NS,
+    log_record,
+    logs_request,
+    metrics_request,
+    model_attrs,
+    span,
+    sum_metric,
+    traces_request,
+)
 
 NOW = time.time()
 OPTS = IngestOptions(max_attribute_length=64, horizon_s=14 * 86400, max_future_s=3600)
@@ -133,7 +144,17 @@ def test_options_take_the_horizon_and_future_allowance_from_the_config() -> None
     assert opts.max_future_s == cfg.limits.max_future_s
 
 
-@pytest.mark.parametrize("t_ns", [1, 9_200_000_000_000_000_000])
+@pytest.mark.parametrize("t_ns", [1_000, 9_200_000_000_000_000_000])
 def test_metric_points_and_spans_of_absurd_time_are_refused(t_ns: int) -> None:
     with pytest.raises(PointError):
         check_time(t_ns, NOW, OPTS)
+    attrs = model_attrs(feature="c", **{semconv.FEATURE_CATEGORY: "US"})
+    metric = sum_metric(semconv.FEATURE_CATEGORY_COUNT.name, [(attrs, 3)], time_ns=t_ns)
+    res = ingest_metrics(metrics_request(metric), OPTS, NOW)
+    assert (res.items, res.rejected) == (1, 1)
+    spans = [
+        span({semconv.MODEL_NAME: "m", semconv.feature_attribute("a"): 1.0}, end_ns=t_ns),
+        span({semconv.MODEL_NAME: "m", semconv.feature_attribute("a"): 1.0}),
+    ]
+    res = ingest_spans(traces_request(spans), OPTS, NOW)
+    assert (res.items, res.rejected) == (2, 1)
