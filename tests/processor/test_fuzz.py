@@ -69,7 +69,16 @@ SEEDS = {
         ]
     ).SerializeToString(),
     "logs": logs_request(
-        [log_record(semconv.PREDICTION_EVENT, {semconv.PREDICTION_ID: "p"})]
+        [
+            log_record(
+                semconv.PREDICTION_EVENT,
+                {
+                    semconv.MODEL_NAME: "m",
+                    semconv.PREDICTION_ID: "p",
+                    semconv.PREDICTION_VALUE: 0.5,
+                },
+            )
+        ]
     ).SerializeToString(),
 }
 

@@ -285,8 +285,14 @@ def test_a_span_with_a_huge_value_is_refused_whole() -> None:
 
 def test_logs_are_counted_and_returned_as_events() -> None:
     recs = [
-        log_record(semconv.PREDICTION_EVENT, {semconv.PREDICTION_ID: "p1"}),
-        log_record(semconv.ACTUAL_EVENT, {semconv.PREDICTION_ID: "p1", semconv.ACTUAL_LABEL: "1"}),
+        log_record(
+            semconv.PREDICTION_EVENT,
+            {semconv.MODEL_NAME: "m", semconv.PREDICTION_ID: "p1", semconv.PREDICTION_VALUE: 1.0},
+        ),
+        log_record(
+            semconv.ACTUAL_EVENT,
+            {semconv.MODEL_NAME: "m", semconv.PREDICTION_ID: "p1", semconv.ACTUAL_LABEL: "1"},
+        ),
         log_record("", {"message": "hello"}),
     ]
     res = ingest_logs(logs_request(recs), OPTS, NOW)

@@ -246,12 +246,20 @@ async def test_foreign_telemetry_is_accepted_and_counted(rx: Receivers) -> None:
 
 
 async def test_http_logs_events_reach_the_hook(rx: Receivers) -> None:
-    req = logs_request([log_record(semconv.PREDICTION_EVENT, {semconv.PREDICTION_ID: "p1"})])
+    good = {semconv.MODEL_NAME: "m", semconv.PREDICTION_ID: "p1", semconv.PREDICTION_VALUE: 0.5}
+    bad = {semconv.MODEL_NAME: "m", semconv.PREDICTION_ID: "p2"}  # no value, label or scores
+    req = logs_request(
+        [log_record(semconv.PREDICTION_EVENT, good), log_record(semconv.PREDICTION_EVENT, bad)]
+    )
     status, body, _ = await post(rx.http + "/v1/logs", req.SerializeToString(), PB)
     assert status == 200
-    logs_service_pb2.ExportLogsServiceResponse.FromString(body)
+    resp = logs_service_pb2.ExportLogsServiceResponse.FromString(body)
+    assert resp.partial_success.rejected_log_records == 1
+    assert "no value, label or scores" in resp.partial_success.error_message
     assert [e.attributes[semconv.PREDICTION_ID] for e in rx.events] == ["p1"]
-    assert rx.telemetry.snapshot().events == {semconv.PREDICTION_EVENT: 1}
+    snap = rx.telemetry.snapshot()
+    assert snap.events == {semconv.PREDICTION_EVENT: 1}
+    assert snap.rejected == {("logs", "invalid_record"): 1}
 
 
 def _export(channel: grpc.aio.Channel) -> Any:

@@ -20,12 +20,23 @@ REJECT_REASONS: tuple[str, ...] = (
     "too_large",  # body or message over the configured size limit
     "backpressure",  # write queue full: the client is told to retry
     "invalid_point",  # one data point rejected (NaN sum, negative count, unknown kind, ...)
+    "invalid_record",  # one ml.prediction / ml.actual log record malformed or out of time
     "too_long",  # an attribute value over the configured length
     "internal",  # a failure of ours (storage); the client may retry
 )
 """Values of the ``reason`` label of the rejected counter."""
 
-OVERFLOW_LIMITS: tuple[str, ...] = ("models", "features", "segments", "categories", "streams")
+OVERFLOW_LIMITS: tuple[str, ...] = (
+    "models",  # updates of a model beyond limits.max_models, dropped
+    "models_evicted",  # idle models without a baseline forgotten to make room for a new one
+    "features",
+    "segments",
+    "categories",  # occurrences counted under __other__ beyond limits.max_categories_per_feature
+    "streams",
+    "join_models",  # predictions of a model beyond joins.max_models, dropped
+    "baselines",  # baselines refused beyond limits.max_baselines
+    "baseline_versions",  # baselines refused beyond limits.max_baseline_versions
+)
 """Values of the ``limit`` label of the overflow counter."""
 
 EVALUATION_BUCKETS: tuple[float, ...] = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0)

@@ -64,6 +64,24 @@ def _int(v: Any, what: str) -> int:
     return v
 
 
+def _list(v: Any, what: str) -> list[Any] | tuple[Any, ...]:
+    if not isinstance(v, (list, tuple)):
+        raise BaselineFormatError(f"{what}: expected a list, got {type(v).__name__}")
+    return v
+
+
+def _obj(v: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(v, Mapping):
+        raise BaselineFormatError(f"{what}: expected an object, got {type(v).__name__}")
+    return v
+
+
+def _text(v: Any, what: str) -> str:
+    if isinstance(v, (Mapping, list, tuple)):
+        raise BaselineFormatError(f"{what}: expected a string, got {type(v).__name__}")
+    return str(v)
+
+
 def _get(d: Mapping[str, Any], key: str, what: str) -> Any:
     try:
         return d[key]
@@ -133,6 +151,8 @@ class FeatureBaseline:
             )
         if any(c < 0 for c in counts):
             raise ValueError(f"{self.name}: ref_counts must be non-negative")
+        if any(int(v) < 0 for v in self.categories.values()):
+            raise ValueError(f"{self.name}: category counts must be non-negative")
         object.__setattr__(self, "edges", edges)
         object.__setattr__(self, "ref_counts", counts)
         object.__setattr__(self, "categories", {str(k): int(v) for k, v in self.categories.items()})
@@ -183,40 +203,53 @@ class FeatureBaseline:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> FeatureBaseline:
-        """Return the feature baseline that :meth:`to_dict` wrote (``BaselineFormatError``)."""
-        name = _get(d, "name", "feature")
-        what = f"feature {name!r}"
-        cats = d.get("categories") or {}
-        if not isinstance(cats, Mapping):
-            raise BaselineFormatError(f"{what}: categories must be an object")
+    def from_dict(cls, d: Mapping[str, Any], path: str | None = None) -> FeatureBaseline:
+        """Return the feature baseline that :meth:`to_dict` wrote (``BaselineFormatError``).
+
+        ``path`` names the feature in error messages (``features['age']``); by default it is
+        ``feature '<name>'``.
+        """
+        d = _obj(d, path or "feature")
+        name = _get(d, "name", path or "feature")
+        what = path or f"feature {name!r}"
+        cats = _obj(d.get("categories") or {}, f"{what}.categories")
         imp = d.get("importance")
         method = d.get("quantile_method", "exact")
         if method not in ("exact", "sample"):
-            raise BaselineFormatError(f"{what}: unknown quantile_method {method!r}")
+            raise BaselineFormatError(f"{what}.quantile_method: unknown {method!r}")
+        kind = _get(d, "kind", what)
+        if kind not in KINDS:
+            raise BaselineFormatError(f"{what}.kind: must be one of {KINDS}, got {kind!r:.40}")
         try:
             return cls(
-                name=str(name),
-                kind=_get(d, "kind", what),
-                edges=tuple(_dec(e, f"{what} edges") for e in d.get("edges", ())),
-                ref_counts=tuple(_int(c, f"{what} ref_counts") for c in d.get("ref_counts", ())),
-                min=_dec(d.get("min", "NaN"), f"{what} min"),
-                max=_dec(d.get("max", "NaN"), f"{what} max"),
-                mean=_dec(d.get("mean", "NaN"), f"{what} mean"),
-                std=_dec(d.get("std", "NaN"), f"{what} std"),
-                count=_int(_get(d, "count", what), f"{what} count"),
-                missing_rate=_dec(d.get("missing_rate", 0.0), f"{what} missing_rate"),
-                nan_rate=_dec(d.get("nan_rate", 0.0), f"{what} nan_rate"),
-                inf_rate=_dec(d.get("inf_rate", 0.0), f"{what} inf_rate"),
-                categories={str(k): _int(v, f"{what} categories") for k, v in cats.items()},
-                importance=None if imp is None else _dec(imp, f"{what} importance"),
+                name=_text(name, f"{what}.name"),
+                kind=kind,
+                edges=tuple(
+                    _dec(e, f"{what}.edges") for e in _list(d.get("edges", ()), f"{what}.edges")
+                ),
+                ref_counts=tuple(
+                    _int(c, f"{what}.ref_counts")
+                    for c in _list(d.get("ref_counts", ()), f"{what}.ref_counts")
+                ),
+                min=_dec(d.get("min", "NaN"), f"{what}.min"),
+                max=_dec(d.get("max", "NaN"), f"{what}.max"),
+                mean=_dec(d.get("mean", "NaN"), f"{what}.mean"),
+                std=_dec(d.get("std", "NaN"), f"{what}.std"),
+                count=_int(_get(d, "count", what), f"{what}.count"),
+                missing_rate=_dec(d.get("missing_rate", 0.0), f"{what}.missing_rate"),
+                nan_rate=_dec(d.get("nan_rate", 0.0), f"{what}.nan_rate"),
+                inf_rate=_dec(d.get("inf_rate", 0.0), f"{what}.inf_rate"),
+                categories={str(k): _int(v, f"{what}.categories") for k, v in cats.items()},
+                importance=None if imp is None else _dec(imp, f"{what}.importance"),
                 quantile_method=method,
-                quantile_rank_error=_dec(d.get("quantile_rank_error", 0.0), f"{what} error"),
+                quantile_rank_error=_dec(
+                    d.get("quantile_rank_error", 0.0), f"{what}.quantile_rank_error"
+                ),
             )
         except BaselineFormatError:
             raise
         except ValueError as exc:
-            raise BaselineFormatError(str(exc)) from None
+            raise BaselineFormatError(f"{what}: {exc}") from None
 
 
 @dataclass(frozen=True, eq=False)
@@ -292,32 +325,46 @@ class Baseline:
                 f"baseline schema_version {sv!r} is not supported; this otelml reads "
                 f"schema_version {SCHEMA_VERSION}"
             )
-        feats = _get(d, "features", "baseline")
-        if not isinstance(feats, Mapping):
-            raise BaselineFormatError("baseline: features must be an object")
+        feats = _obj(_get(d, "features", "baseline"), "features")
         pred, lab, rs, perf = (
             d.get(k) for k in ("prediction", "label", "reference_scores", "performance")
         )
         scores = None
         if rs is not None:
+            rs = _obj(rs, "reference_scores")
             scores = {
-                "scores": [_dec(s, "reference_scores") for s in _get(rs, "scores", "scores")],
+                "scores": [
+                    _dec(s, "reference_scores.scores")
+                    for s in _list(
+                        _get(rs, "scores", "reference_scores"), "reference_scores.scores"
+                    )
+                ],
                 "labels": [
-                    float(v) if v in ("NaN", "Infinity", "-Infinity") else v
-                    for v in _get(rs, "labels", "reference_scores")
+                    float(v) if isinstance(v, str) and v in ("NaN", "Infinity", "-Infinity") else v
+                    for v in _list(
+                        _get(rs, "labels", "reference_scores"), "reference_scores.labels"
+                    )
                 ],
             }
+        features = {}
+        for k, v in feats.items():
+            fb = FeatureBaseline.from_dict(v, f"features[{k!r}]")
+            if fb.name != str(k):
+                raise BaselineFormatError(f"features[{k!r}].name: holds feature {fb.name!r}")
+            features[str(k)] = fb
         return cls(
-            model=str(_get(d, "model", "baseline")),
-            version=str(_get(d, "version", "baseline")),
-            created_at=str(d.get("created_at", "")),
-            features={str(k): FeatureBaseline.from_dict(v) for k, v in feats.items()},
-            prediction=None if pred is None else FeatureBaseline.from_dict(pred),
-            label=None if lab is None else FeatureBaseline.from_dict(lab),
+            model=_text(_get(d, "model", "baseline"), "model"),
+            version=_text(_get(d, "version", "baseline"), "version"),
+            created_at=_text(d.get("created_at", ""), "created_at"),
+            features=features,
+            prediction=None if pred is None else FeatureBaseline.from_dict(pred, "prediction"),
+            label=None if lab is None else FeatureBaseline.from_dict(lab, "label"),
             reference_scores=scores,
             performance=None
             if perf is None
-            else {str(k): _dec(v, f"performance {k}") for k, v in perf.items()},
+            else {
+                str(k): _dec(v, f"performance.{k}") for k, v in _obj(perf, "performance").items()
+            },
             schema_version=SCHEMA_VERSION,
         )
 
@@ -330,6 +377,6 @@ class Baseline:
         """Return the baseline in ``text`` (``BaselineFormatError`` for anything else)."""
         try:
             d = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
             raise BaselineFormatError(f"baseline is not valid JSON: {exc}") from None
         return cls.from_dict(d)

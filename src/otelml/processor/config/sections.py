@@ -86,7 +86,17 @@ class StateConfig:
 class LimitsConfig:
     """Cardinality and size caps; beyond them data is counted as overflow."""
 
-    max_models: int = _opt(100, "Distinct (model, version, environment); more are dropped.")
+    max_models: int = _opt(
+        100,
+        "Distinct (model, version, environment) in memory; a new one beyond it takes the slot "
+        "of the longest idle model without a baseline, else its data is dropped. Models with a "
+        "baseline are always admitted.",
+    )
+    model_idle_s: int = _opt(
+        86400,
+        "A model without a baseline and without data for this long may be evicted from memory "
+        "when a new model needs its slot, seconds.",
+    )
     max_features_per_model: int = _opt(
         500, "Distinct features per model; more go to feature __overflow__."
     )
@@ -117,6 +127,17 @@ class LimitsConfig:
         250.0,
         "A gzip body that expands past 1 MiB and more than this many times its size is "
         "refused as a compression bomb (413).",
+    )
+    max_baselines: int = _opt(
+        1000, "Stored baselines, all models and versions; a new one beyond it is refused."
+    )
+    max_baseline_versions: int = _opt(
+        20, "Stored baseline versions per model; a new one beyond it is refused."
+    )
+    max_future_s: int = _opt(
+        3600,
+        "Points, spans and log records stamped further than this in the future are refused "
+        "(clock skew allowance), seconds.",
     )
 
 
@@ -187,6 +208,11 @@ class JoinsConfig:
         5000000,
         "Joined predictions kept so that a later duplicate actual can replace the first one's "
         "contribution; the oldest beyond it are forgotten.",
+    )
+    max_models: int = _opt(
+        100,
+        "Distinct models with predictions in the join; predictions of further models are "
+        "dropped, counted, unless the model is known from metrics, spans or a baseline.",
     )
     queue_size: int = _opt(
         256, "Log requests waiting for the join's writer; when full, clients are told to retry."

@@ -117,6 +117,11 @@ class BaselineEntry:
         return self.info.version
 
 
+class BaselineLimitError(ValueError):
+    """A new baseline the registry has no room for (``limits.max_baselines`` or
+    ``limits.max_baseline_versions``); replacing a stored one is always allowed."""
+
+
 def parse_baseline(body: str | bytes) -> Baseline:
     """Return the baseline in a JSON document, or raise ``BaselineFormatError`` saying why."""
     if len(body) > MAX_BASELINE_BYTES:
@@ -138,10 +143,25 @@ class BaselineRegistry:
         SQLite file (shared with the processor's store; WAL mode) or ``":memory:"``.
     clock
         Time source (unix seconds) for ``stored_at``; injected so tests control time.
+    max_baselines, max_versions
+        Caps on stored baselines in all and per model: a new (model, version) beyond either
+        is refused with :class:`BaselineLimitError` and counted in :meth:`overflow`.
     """
 
-    def __init__(self, path: str | Path = ":memory:", *, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        *,
+        clock: Callable[[], float] = time.time,
+        max_baselines: int = 1000,
+        max_versions: int = 20,
+    ):
         self.clock = clock
+        self.max_baselines = max_baselines
+        self.max_versions = max_versions
+        self._overflow: dict[str, int] = {}
+        self._versions: dict[str, int] = {}
+        """Stored versions per model (``has_model`` is asked on hot paths)."""
         self._lock = threading.RLock()
         # The evaluator and the API call in from worker threads as well as from the loop.
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -164,6 +184,7 @@ class BaselineRegistry:
                 log.warning("stored baseline %s@%s cannot be read: %s", model, version, exc)
                 continue
             self._cache[(model, version)] = (baseline, _info(baseline, version, source, stored_at))
+            self._versions[model] = self._versions.get(model, 0) + 1
 
     def close(self) -> None:
         """Close the database connection (idempotent)."""
@@ -185,6 +206,9 @@ class BaselineRegistry:
             raise ValueError("baseline model and version must not be empty")
         body = baseline.to_json(indent=None)
         with self._lock:
+            if (baseline.model, version) not in self._cache:
+                self._check_room(baseline.model)
+                self._versions[baseline.model] = self._versions.get(baseline.model, 0) + 1
             stored_at = float(self.clock())
             self._db.execute(
                 "INSERT OR REPLACE INTO otelml_baselines VALUES (?, ?, ?, ?, ?)",
@@ -201,9 +225,33 @@ class BaselineRegistry:
             cur = self._db.execute(
                 "DELETE FROM otelml_baselines WHERE model = ? AND version = ?", (model, version)
             )
-            self._cache.pop((model, version), None)
+            if self._cache.pop((model, version), None) is not None:
+                self._versions[model] -= 1
+                if not self._versions[model]:
+                    del self._versions[model]
             self.generation += 1
             return cur.rowcount > 0
+
+    def _check_room(self, model: str) -> None:
+        """Raise :class:`BaselineLimitError` (counted) when a new baseline of ``model`` has none."""
+        if len(self._cache) >= self.max_baselines:
+            limit, msg = "baselines", f"{self.max_baselines} baselines are stored (the cap)"
+        elif self._versions.get(model, 0) >= self.max_versions:
+            limit = "baseline_versions"
+            msg = f"model {model!r} has {self.max_versions} baseline versions (the cap)"
+        else:
+            return
+        self._overflow[limit] = self._overflow.get(limit, 0) + 1
+        raise BaselineLimitError(f"{msg}; delete one first")
+
+    def overflow(self) -> dict[str, int]:
+        """Return the baselines refused by the caps: limit -> count."""
+        with self._lock:
+            return dict(self._overflow)
+
+    def has_model(self, model: str) -> bool:
+        """Return whether any baseline of ``model`` is stored."""
+        return model in self._versions
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -230,6 +278,8 @@ class BaselineRegistry:
     def list(self, model: str | None = None) -> list[BaselineInfo]:
         """Return every stored baseline's info (of one model if given), by model then version."""
         with self._lock:
+            if model is not None and model not in self._versions:
+                return []  # asked for every junk model name a sender invents: answer at once
             infos = [i for (m, _), (_, i) in self._cache.items() if model is None or m == model]
         return sorted(infos, key=lambda i: (i.model, version_key(i.version)))
 
@@ -259,8 +309,13 @@ class BaselineRegistry:
                 self.directory_errors[path.name] = str(exc)
                 log.warning("baseline file %s not loaded: %s", path.name, exc)
                 continue
+            try:
+                self.put(baseline, source="directory")
+            except BaselineLimitError as exc:
+                self.directory_errors[path.name] = str(exc)
+                log.warning("baseline file %s not loaded: %s", path.name, exc)
+                continue
             self.directory_errors.pop(path.name, None)
-            self.put(baseline, source="directory")
             loaded += 1
         return loaded
 
@@ -283,3 +338,17 @@ def _info(baseline: Baseline, version: str, source: str, stored_at: float) -> Ba
         features=len(baseline.features),
         created_at=baseline.created_at,
     )
+
+
+def share_caps(aggregator: Any, registry: BaselineRegistry, config: Any) -> None:
+    """Give the registry its caps from ``config.limits`` and the aggregator its baseline test.
+
+    The aggregator (which cannot see the registry) admits models with a baseline beyond
+    ``limits.max_models``; ``limits.model_idle_s`` says when a model without one may be evicted.
+    """
+    lim = config.limits
+    registry.max_baselines = lim.max_baselines
+    registry.max_versions = lim.max_baseline_versions
+    if aggregator.has_baseline is None:
+        aggregator.has_baseline = registry.has_model
+    aggregator.limits = dataclasses.replace(aggregator.limits, model_idle_s=lim.model_idle_s)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otelml.processor.evaluate import freeze
-from otelml.processor.evaluate.baselines import BaselineEntry, BaselineRegistry
+from otelml.processor.evaluate.baselines import BaselineEntry, BaselineRegistry, share_caps
 from otelml.processor.evaluate.parts import current_sketch, kind_of, quality_rates
 from otelml.processor.evaluate.policy import drift_settings
 from otelml.processor.evaluate.results import (
@@ -129,6 +129,8 @@ class Evaluator:
 
             self.config = ProcessorConfig()
         self._policy = drift_settings(self.config)
+        if isinstance(self.registry, BaselineRegistry):  # the caps that join the two
+            share_caps(self.aggregator, self.registry, self.config)
 
     # -- reading ---------------------------------------------------------------------------------
 

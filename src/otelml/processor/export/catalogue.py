@@ -304,7 +304,7 @@ METRICS: tuple[MetricDef, ...] = (
         "{record}",
         ("event", "reason"),
         "ml.prediction / ml.actual records refused by the join, by reason (unknown_model, "
-        "malformed_value, malformed_record, too_long, incompatible_actual).",
+        "malformed_value, malformed_record, too_long, incompatible_actual, too_many_models).",
     ),
     _d(
         "otelml_processor_received_total",
@@ -333,6 +333,13 @@ METRICS: tuple[MetricDef, ...] = (
         "{item}",
         ("limit",),
         "Items relabelled __overflow__ or dropped by a cardinality cap, by limit.",
+    ),
+    _d(
+        "otelml_processor_quarantined_total",
+        "counter",
+        "{row}",
+        ("table",),
+        "Stored rows that could not be loaded at start-up, moved to otelml_quarantine, by table.",
     ),
     _d(
         "otelml_processor_events_total",

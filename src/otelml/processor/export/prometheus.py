@@ -179,6 +179,27 @@ def _bins_of(b: FamilyBuilder, f: tuple[str, ...], fe: FeatureEvaluation) -> Non
         b.add("otelml_feature_bin_share", (*f, label, le, "baseline"), ref)
 
 
+def overflow_counts(ctx: ProcessorContext, counted: dict[str, int] | None = None) -> dict[str, int]:
+    """Return the overflow of every cap: the telemetry's, the join's and the registry's."""
+    out = dict(ctx.telemetry.snapshot().overflow if counted is None else counted)
+    for part in (ctx.extras.get("joins"), ctx.registry):
+        more = getattr(part, "overflow", None)
+        if callable(more):
+            for limit, n in more().items():
+                out[limit] = out.get(limit, 0) + n
+    return out
+
+
+def quarantined_counts(ctx: ProcessorContext) -> dict[str, int]:
+    """Return the stored rows set aside at start-up, by table (the store's and the join's)."""
+    out: dict[str, int] = {}
+    for part in (ctx.extras.get("store"), ctx.extras.get("joins")):
+        counts = getattr(part, "quarantined", None)
+        if callable(counts):
+            out.update(counts())
+    return out
+
+
 def _self(b: FamilyBuilder, ctx: ProcessorContext) -> None:
     snap = ctx.telemetry.snapshot()
     for signal, n in sorted(snap.received.items()):
@@ -187,10 +208,12 @@ def _self(b: FamilyBuilder, ctx: ProcessorContext) -> None:
         b.add("otelml_processor_accepted_total", (signal,), n)
     for (signal, reason), n in sorted(snap.rejected.items()):
         b.add("otelml_processor_rejected_total", (signal, reason), n)
-    for limit, n in sorted(snap.overflow.items()):
+    for limit, n in sorted(overflow_counts(ctx, snap.overflow).items()):
         b.add("otelml_processor_overflow_total", (limit,), n)
     for event, n in sorted(snap.events.items()):
         b.add("otelml_processor_events_total", (event,), n)
+    for table, n in sorted(quarantined_counts(ctx).items()):
+        b.add("otelml_processor_quarantined_total", (table,), n)
     b.hist(
         "otelml_processor_evaluation_duration_seconds",
         HistogramPoint(

@@ -33,6 +33,8 @@ class IngestOptions:
     max_span_features: int = 500
     max_future_s: int = 3600
     """Points stamped further than this in the future are rejected (clock skew allowance)."""
+    horizon_s: int = 14 * 86400
+    """Prediction and actual records older than this are refused (the join's lateness)."""
 
     @classmethod
     def from_config(cls, config: Any) -> IngestOptions:
@@ -43,6 +45,8 @@ class IngestOptions:
             max_attribute_length=config.limits.max_attribute_length,
             max_categories=config.limits.max_categories_per_feature,
             max_span_features=config.limits.max_span_features,
+            max_future_s=config.limits.max_future_s,
+            horizon_s=config.joins.horizon_s,
         )
 
 

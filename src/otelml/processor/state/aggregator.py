@@ -49,6 +49,9 @@ class Limits:
     """Distinct features per model; further ones are counted under feature ``__overflow__``."""
     max_segments_per_model: int = 100
     """Distinct segments per model; further ones are counted under segment ``__overflow__``."""
+    model_idle_s: float = 86400.0
+    """When every model slot is taken, a model without a baseline that had no update for this
+    long is evicted from memory to make room for a new one."""
 
 
 OverflowHook = Callable[[str, int], None]
@@ -74,7 +77,13 @@ class Aggregator:
         Time source (unix seconds), injected so tests control time.
     on_overflow
         Called as ``on_overflow(limit, n)`` for updates relabelled or dropped by a cap; the
-        limit is ``"models"``, ``"features"`` or ``"segments"``.
+        limit is ``"models"``, ``"features"``, ``"segments"``, ``"categories"`` (occurrences
+        counted under ``__other__``) or ``"models_evicted"``.
+    has_baseline
+        Returns whether a model name has a baseline. Such models are admitted beyond
+        ``max_models`` (the registry caps them), so junk names can never crowd them out; a new
+        model without one takes the slot of the model without a baseline idle the longest
+        (beyond ``model_idle_s``), or is dropped. Settable after construction.
     """
 
     def __init__(
@@ -85,6 +94,7 @@ class Aggregator:
         limits: Limits | None = None,
         clock: Callable[[], float] = time.time,
         on_overflow: OverflowHook | None = None,
+        has_baseline: Callable[[str], bool] | None = None,
     ) -> None:
         if resolution_s <= 0:
             raise ValueError(f"resolution_s must be > 0, got {resolution_s}")
@@ -93,6 +103,8 @@ class Aggregator:
         self.limits = limits or Limits()
         self.clock = clock
         self._on_overflow = on_overflow
+        self.has_baseline = has_baseline
+        self._last_seen: dict[tuple[str, str, str], float] = {}
         self._lock = threading.RLock()
         self._windows: dict[SeriesKey, dict[int, FeatureWindow]] = {}
         self._totals: dict[SeriesKey, FeatureWindow] = {}
@@ -106,9 +118,10 @@ class Aggregator:
     def apply(self, updates: Sequence[Update]) -> None:
         """Add every update to its window, enforcing the cardinality caps."""
         overflow: dict[str, int] = {}
+        now = self.clock()
         with self._lock:
             for key, window_start, delta in updates:
-                capped = self._admit(key, overflow)
+                capped = self._admit(key, overflow, now)
                 if capped is None:
                     continue
                 total = self._totals.get(capped)
@@ -121,7 +134,9 @@ class Aggregator:
                 ws = align(window_start, self.resolution_s)
                 series = self._windows.setdefault(capped, {})
                 current = series.get(ws)
-                series[ws] = delta if current is None else current.merge(delta)
+                window = series[ws] = delta if current is None else current.merge(delta)
+                if delta.categories is not None:
+                    self._count_other(current, window, overflow)
                 self._totals[capped] = merged
                 self._dirty.add((capped, ws))
             self._generation += 1
@@ -129,16 +144,32 @@ class Aggregator:
             for limit, n in overflow.items():
                 self._on_overflow(limit, n)
 
-    def _admit(self, key: SeriesKey, overflow: dict[str, int]) -> SeriesKey | None:
+    @staticmethod
+    def _count_other(
+        before: FeatureWindow | None, after: FeatureWindow, overflow: dict[str, int]
+    ) -> None:
+        """Count the occurrences an update moved under ``__other__`` (the category cap)."""
+        was = before.categories.overflow_count if before and before.categories else 0
+        assert after.categories is not None
+        n = after.categories.overflow_count - was
+        if n > 0:
+            overflow["categories"] = overflow.get("categories", 0) + n
+
+    def _admit(self, key: SeriesKey, overflow: dict[str, int], now: float) -> SeriesKey | None:
         """Return the key an update is stored under after the caps, or None to drop it."""
         mk = key.model_key
         features = self._features.get(mk)
         if features is None:
-            if len(self._features) >= self.limits.max_models:
-                overflow["models"] = overflow.get("models", 0) + 1
-                return None
+            if len(self._features) >= self.limits.max_models and not self._protected(mk[0]):
+                victim = self._idlest(now)
+                if victim is None:
+                    overflow["models"] = overflow.get("models", 0) + 1
+                    return None
+                self._evict(victim)
+                overflow["models_evicted"] = overflow.get("models_evicted", 0) + 1
             features = self._features[mk] = set()
             self._segments[mk] = set()
+        self._last_seen[mk] = now
         segments = self._segments[mk]
         feature, segment = key.feature, key.segment
         if feature not in features and feature != PREDICTION_FEATURE:
@@ -155,6 +186,29 @@ class Aggregator:
             return key
         return SeriesKey(key.model, key.version, key.environment, feature, segment)
 
+    def _protected(self, model: str) -> bool:
+        return self.has_baseline is not None and self.has_baseline(model)
+
+    def _idlest(self, now: float) -> tuple[str, str, str] | None:
+        """Return the model without a baseline idle the longest beyond ``model_idle_s``."""
+        cutoff = now - self.limits.model_idle_s
+        idle = [
+            (t, mk)
+            for mk, t in self._last_seen.items()
+            if t < cutoff and mk in self._features and not self._protected(mk[0])
+        ]
+        return min(idle)[1] if idle else None
+
+    def _evict(self, mk: tuple[str, str, str]) -> None:
+        """Forget a model's windows in memory (its stored rows age out with the retention)."""
+        for key in [k for k in self._windows if k.model_key == mk]:
+            for ws in self._windows.pop(key):
+                self._dirty.discard((key, ws))
+            self._totals.pop(key, None)
+        self._features.pop(mk, None)
+        self._segments.pop(mk, None)
+        self._last_seen.pop(mk, None)
+
     def load(self, key: SeriesKey, window_start: int, window: FeatureWindow) -> None:
         """Put a stored window back as it was (restart), without caps or dirty marking."""
         with self._lock:
@@ -168,6 +222,7 @@ class Aggregator:
             segs = self._segments.setdefault(mk, set())
             if key.segment:
                 segs.add(key.segment)
+            self._last_seen[mk] = max(self._last_seen.get(mk, 0.0), float(window_start))
             self._generation += 1
 
     def prune(self, now: float | None = None) -> int:
@@ -202,6 +257,8 @@ class Aggregator:
     def _rebuild_known(self) -> None:
         self._features.clear()
         self._segments.clear()
+        known = {key.model_key for key in self._windows}
+        self._last_seen = {mk: t for mk, t in self._last_seen.items() if mk in known}
         for key in self._windows:
             mk = key.model_key
             self._features.setdefault(mk, set()).add(key.feature)
@@ -273,8 +330,8 @@ class Aggregator:
 
     def models(self) -> list[tuple[str, str, str]]:
         """Return the known ``(model, version, environment)`` triples, sorted."""
-        with self._lock:
-            return sorted({k.model_key for k in self._windows})
+        with self._lock:  # every admitted model has windows (eviction and prune keep them equal)
+            return sorted(self._features)
 
     def keys(self) -> list[SeriesKey]:
         """Return every series key, sorted."""

@@ -53,6 +53,7 @@ class JoinTransaction:
         self.rejected: dict[tuple[str, str], int] = {}
         self.models: set[str] = set()
         self.malformed: list[str] = []
+        self.overflow: dict[str, int] = {}
 
     def cell(self, key: CellKey) -> Cell:
         c = self.cells.get(key)
@@ -99,10 +100,28 @@ class JoinTransaction:
             delay = (a.time_ns - p.time_ns) / 1e9
             self.cell((p.model, p.version, p.environment, "", TOTAL)).add_delay(delay)
 
+    def _admit(self, model: str) -> bool:
+        """Return whether ``model``'s predictions may enter the join (``joins.max_models``).
+
+        A model already in the join is; a new one while there is room; beyond the cap only a
+        model the processor knows otherwise (metrics, spans, a baseline), so that junk names
+        sent as prediction records never crowd out a real model.
+        """
+        live = self.engine._models
+        if model in live or model in self.models:
+            return True
+        if len(live) + len(self.models - live) < self.engine.max_models:
+            return True
+        return self.engine.known_model is not None and self.engine.known_model(model)
+
     def predictions(self, preds: list[Prediction]) -> None:
         assert self.engine._tables is not None
         t = self.engine._tables
         for model, group, ids in _by_model(preds):
+            if not self._admit(model):
+                self.reject(semconv.PREDICTION_EVENT, "too_many_models", len(group))
+                self.overflow["join_models"] = self.overflow.get("join_models", 0) + len(group)
+                continue
             seen = set(t.lookup(PREDICTIONS, model, ids)) | set(t.lookup(JOINED, model, ids))
             orphans = t.lookup(ACTUALS, model, ids)
             new_pending = []

@@ -30,6 +30,7 @@ leaves nothing half-applied.
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import logging
 import os
 import queue
@@ -52,6 +53,7 @@ from otelml.processor.state.join_txn import (
 from otelml.processor.state.observations import LogEvent
 from otelml.processor.state.pending import (
     ACTUALS,
+    CELL_KEY,
     PREDICTIONS,
     Actual,
     JoinTables,
@@ -61,6 +63,7 @@ from otelml.processor.state.pending import (
     parse_prediction,
 )
 from otelml.processor.state.perfstate import Cell
+from otelml.processor.state.quarantine import load_rows, non_negative
 from otelml.processor.state.store import Backpressure, StorageError
 from otelml.processor.state.writer import (
     Batch,
@@ -110,6 +113,7 @@ class Joins:
         self.max_pending = j.max_pending
         self.max_pending_actuals = j.max_pending_actuals
         self.max_joined = j.max_joined
+        self.max_models = j.max_models
         self.expire_interval_s = j.expire_interval_s
         self.resolution_s = p.resolution_s
         self.retention_s = p.retention_s
@@ -132,6 +136,8 @@ class Joins:
         self._pending: dict[str, int] = {}
         self._pending_actuals: dict[str, int] = {}
         self._rejected: dict[tuple[str, str], int] = {}
+        self._overflow: dict[str, int] = {}
+        self._quarantined = {"otelml_performance": 0}
         self._models: set[str] = set()
         self._segments: dict[str, set[str]] = {}
         self._conn: sqlite3.Connection | None = None
@@ -154,16 +160,27 @@ class Joins:
         conn.execute("PRAGMA cache_size=-65536")
         self._conn = conn
         self._tables = t = JoinTables(conn)
-        for key, d in t.cells():
-            self._cells[key] = Cell.from_dict(d)
-            if key[3]:
-                self._segments.setdefault(key[0], set()).add(key[3])
+        n = load_rows(conn, "otelml_performance", CELL_KEY, "data", self._load_cell)
+        self._quarantined = {"otelml_performance": n}
         self._counters = t.counters()
         self._pending = t.counts(PREDICTIONS)
         self._pending_actuals = t.counts(ACTUALS)
         self._models = {m for (m, name) in self._counters if name == "predictions"}
         self._models.update(self._pending)
         self._writer.start()
+
+    def _load_cell(self, key: tuple[Any, ...], data: str) -> None:
+        """Load one stored performance cell (raises, changing nothing, if it is unreadable)."""
+        cell = Cell.from_dict(json.loads(data))
+        non_negative("cell", [cell.predictions, cell.labeled, *cell.confusion.values()])
+        m, v, e, s, ws = key
+        self._cells[(m, v, e, s, int(ws))] = cell
+        if s:
+            self._segments.setdefault(m, set()).add(s)
+
+    def quarantined(self) -> dict[str, int]:
+        """Return the stored cells set aside at start-up because they could not be loaded."""
+        return dict(self._quarantined)
 
     def close(self, timeout: float = 30.0) -> None:
         """Finish the queued requests and close the connection; idempotent."""
@@ -265,6 +282,11 @@ class Joins:
         with self._lock:
             return dict(self._rejected)
 
+    def overflow(self) -> dict[str, int]:
+        """Return what the join's caps dropped: limit -> records (``join_models``)."""
+        with self._lock:
+            return dict(self._overflow)
+
     def models(self) -> set[str]:
         """Return the models with predictions seen by the join."""
         with self._lock:
@@ -326,7 +348,11 @@ class Joins:
             self._pending_actuals.update(b.pending_actuals)
             for k, n in b.rejected.items():
                 self._rejected[k] = self._rejected.get(k, 0) + n
+            for k2, n in b.overflow.items():
+                self._overflow[k2] = self._overflow.get(k2, 0) + n
             self._models.update(b.models)
+            if len(self._segments) > len(self._models):  # segments of models refused by the cap
+                self._segments = {m: v for m, v in self._segments.items() if m in self._models}
             if b.cells or b.counters or b.pending or b.rejected:
                 self.generation += 1
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,8 @@ PREDICTIONS, ACTUALS, JOINED = (
     "otelml_pending_actuals",
     "otelml_joined",
 )
+CELL_KEY = ("model", "version", "environment", "segment", "window_start")
+"""Key columns of ``otelml_performance``."""
 _IN_CHUNK = 500  # ids per "IN (...)" lookup: well under SQLite's 32766 parameters
 
 
@@ -288,14 +290,6 @@ class JoinTables:
         """Return rows per model."""
         sql = f"SELECT model, COUNT(*) FROM {table} GROUP BY model"
         return {str(m): int(n) for m, n in self.conn.execute(sql)}
-
-    def cells(self) -> Iterator[tuple[tuple[str, str, str, str, int], dict[str, Any]]]:
-        """Yield every stored performance cell."""
-        for m, v, e, s, ws, data in self.conn.execute(
-            "SELECT model, version, environment, segment, window_start, data "
-            "FROM otelml_performance"
-        ):
-            yield (m, v, e, s, int(ws)), json.loads(data)
 
     def counters(self) -> dict[tuple[str, str], int]:
         """Return the stored counters: (model, name) -> value."""

@@ -27,9 +27,11 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from otelml.processor.state.aggregator import Aggregator, FeatureWindow, SeriesKey, Update
 from otelml.processor.state.observations import IngestResult, Observation
+from otelml.processor.state.quarantine import load_rows, non_negative
 from otelml.processor.state.temporality import TemporalityTracker, value_from_json, value_to_json
 from otelml.processor.state.updates import UpdateBuilder, convert
 from otelml.processor.state.writer import (
@@ -58,6 +60,7 @@ CREATE TABLE IF NOT EXISTS otelml_streams (
     id TEXT PRIMARY KEY, time_ns INTEGER NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
 """
 _SCHEMA_VERSION = "1"
+_WINDOW_KEY = ("model", "version", "environment", "feature", "segment", "window_start")
 
 
 class Backpressure(Exception):
@@ -147,6 +150,7 @@ class Store:
         )
         self._conn: sqlite3.Connection | None = None
         self._closed = False
+        self._quarantined = dict.fromkeys(("otelml_windows", "otelml_streams"), 0)
         self._last_compact = 0.0
         self.tracker: TemporalityTracker | None = None
         if telemetry is not None:
@@ -181,15 +185,24 @@ class Store:
     def _rebuild(self) -> None:
         assert self._conn is not None
         assert self.tracker is not None
-        for *key, ws, data in self._conn.execute(
-            "SELECT model, version, environment, feature, segment, window_start, data "
-            "FROM otelml_windows"
+        tracker = self.tracker
+
+        def window(key: tuple[Any, ...], data: str) -> None:
+            *series, ws = key
+            w = FeatureWindow.from_dict(json.loads(data))
+            non_negative("window", [w.rows, w.missing, *w.invalid.values()])
+            self.aggregator.load(SeriesKey(*series), int(ws), w)
+
+        def stream(key: tuple[Any, ...], value: str) -> None:
+            tracker.restore(key[0], int(key[1]), value_from_json(json.loads(value)))
+
+        # A row that cannot be read is set aside (otelml_quarantine), never a reason not to start.
+        for table, cols, data_col, load in (
+            ("otelml_windows", _WINDOW_KEY, "data", window),
+            ("otelml_streams", ("id", "time_ns"), "value", stream),
         ):
-            self.aggregator.load(
-                SeriesKey(*key), int(ws), FeatureWindow.from_dict(json.loads(data))
-            )
-        for sid, t, value in self._conn.execute("SELECT id, time_ns, value FROM otelml_streams"):
-            self.tracker.restore(sid, int(t), value_from_json(json.loads(value)))
+            n = load_rows(self._conn, table, cols, data_col, load)
+            self._quarantined[table] += n
         replayed = 0
         for received_at, kind, data in self._conn.execute(
             "SELECT received_at, kind, data FROM otelml_log ORDER BY id"
@@ -242,6 +255,10 @@ class Store:
             raise Backpressure("write queue full") from None
         except WriterDied as exc:
             raise StorageError(str(exc)) from None
+
+    def quarantined(self) -> dict[str, int]:
+        """Return the stored rows set aside at start-up because they could not be loaded."""
+        return dict(self._quarantined)
 
     @property
     def alive(self) -> bool:
