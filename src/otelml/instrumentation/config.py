@@ -50,6 +50,20 @@ def env_int(name: str, default: int, *, minimum: int = 1) -> int:
     return value
 
 
+def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    """Return the number in environment variable ``name`` (at least ``minimum``)."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {name}={raw!r}: expected a number") from None
+    if not value >= minimum:
+        raise ConfigError(f"environment variable {name}={raw!r}: must be >= {minimum}")
+    return value
+
+
 def env_list(name: str) -> tuple[str, ...] | None:
     """Return the comma-separated environment variable ``name`` as names, or None if unset."""
     raw = os.environ.get(name)
