@@ -39,6 +39,9 @@ class Sent(int):
         """Flush otelml's queue and the SDK within ``timeout`` s; return what was delivered."""
         return flush(timeout)
 
+    def __str__(self) -> str:  # prints like the int it replaces
+        return str(int(self))
+
     def __repr__(self) -> str:
         return f"Sent(queued={self.queued}, dropped={self.dropped})"
 
