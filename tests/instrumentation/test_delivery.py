@@ -211,3 +211,43 @@ def test_a_string_id_is_one_id(telemetry: otelml.testing.Capture) -> None:
     assert otelml.record_actuals(model="m", ids="abc", actuals=1) == 1
     (rec,) = telemetry.logs("ml.actual")
     assert rec.attributes["ml.prediction.id"] == "abc"
+
+
+def test_the_worker_never_overflows_a_small_sdk_queue() -> None:
+    """The SDK's batch processor drops silently when full: otelml waits for room instead."""
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import (
+        BatchLogRecordProcessor,
+        InMemoryLogRecordExporter,
+        LogRecordExportResult,
+    )
+
+    class SlowExporter(InMemoryLogRecordExporter):  # type: ignore[misc]
+        def export(self, batch: Any) -> Any:
+            time.sleep(0.005)
+            return super().export(batch) or LogRecordExportResult.SUCCESS
+
+    exporter = SlowExporter()  # type: ignore[no-untyped-call]
+    provider = LoggerProvider(shutdown_on_exit=False)
+    provider.add_log_record_processor(
+        BatchLogRecordProcessor(exporter, max_queue_size=64, max_export_batch_size=16)
+    )
+    logger = provider.get_logger("t")
+    from otelml.instrumentation.logs import sdk_room
+
+    assert sdk_room(logger) == 64  # the private SDK attributes otelml reads are still there
+    queue = LogQueue(max_rows=10_000)
+    for _ in range(5):
+        assert queue.put(logger, "ml.actual", None, 400, _rows(400))
+    assert queue.flush(30.0)
+    provider.force_flush()
+    assert len(exporter.get_finished_logs()) == 2_000
+    provider.shutdown()
+
+
+def test_drops_reach_otelmls_dropped_metric(telemetry: otelml.testing.Capture) -> None:
+    otelml.observe(model="drops")(lambda row: 1.0)({"a": 1.0})  # the app's pipes are live
+    queue = LogQueue(max_rows=3)
+    assert not queue.put(_SlowLogger(), "ml.actual", None, 5, _rows(5))
+    [point] = telemetry.points("otelml.instrumentation.dropped", {"otelml.error.kind": "log_queue"})
+    assert point.value == 5
