@@ -194,3 +194,25 @@ def test_a_baseline_too_small_to_compare_warns_with_its_row_count(
     with caplog.at_level(logging.WARNING, logger="otelml"):
         build_baseline(pd.DataFrame({"a": np.arange(500.0)}), model="m", version="1")
     assert caplog.records == []
+
+
+@pytest.mark.parametrize("kind", ["pandas", "polars", "arrow", "dicts"])
+def test_the_call_site_counts_what_the_baseline_counted(kind: str, tmp_path: Path) -> None:
+    """Missing values and category names agree between the live path and the offline one."""
+    import otelml
+    import otelml.testing
+    from otelml import semconv
+
+    ref = _table(0)
+    baseline = _build(pd.DataFrame(ref))
+    data = CONTAINERS[kind](ref, tmp_path)
+    features = {k: v for k, v in data.items()} if isinstance(data, dict) else data
+    with otelml.testing.capture() as telemetry:
+        otelml.observe(model=f"parity-{kind}", baseline=baseline)(lambda d: np.zeros(N))(features)
+        for name in ("amount", "count", "code", "country"):
+            fb = baseline.features[name]
+            [missing] = telemetry.points(semconv.FEATURE_MISSING.name, {semconv.FEATURE_NAME: name})
+            assert missing.value == round(fb.missing_rate * fb.count), name
+        cats = telemetry.points(semconv.FEATURE_CATEGORY_COUNT.name, {semconv.FEATURE_NAME: "code"})
+        live = {p.attributes[semconv.FEATURE_CATEGORY]: p.value for p in cats}
+        assert live == baseline.features["code"].categories
