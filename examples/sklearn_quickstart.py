@@ -53,7 +53,9 @@ def main() -> None:
         print(f"  'mean radius' histogram: {sum(p.count for p in radius)} values")
         scores_hist = telemetry.points("ml.prediction.values")
         print(f"metric ml.prediction.values: {sum(p.count for p in scores_hist)} scores")
-        [record] = telemetry.logs("ml.prediction")
+        records = telemetry.logs("ml.prediction")  # instrument: one per row; observe: by option
+        record = next(r for r in records if r.attributes["ml.prediction.id"] == ids[0])
+        print(f"log records ml.prediction: {len(records)}, e.g. for id {ids[0][:8]}…")
         print(f"log record ml.prediction for id {record.attributes['ml.prediction.id'][:8]}…")
         print(f"telemetry errors swallowed: {len(telemetry.errors)}")
 

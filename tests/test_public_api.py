@@ -12,6 +12,7 @@ import otelml.stats
 
 PUBLIC = {
     "ConfigError",
+    "FlushResult",
     "InstrumentedEstimator",
     "Telemetry",
     "__version__",
@@ -19,6 +20,7 @@ PUBLIC = {
     "load_baseline",
     "save_baseline",
     "configure",
+    "flush",
     "instrument",
     "last_prediction_ids",
     "observe",

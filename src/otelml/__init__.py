@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from otelml.baselines import build_baseline, load_baseline, save_baseline
     from otelml.instrumentation.actuals import record_actuals
     from otelml.instrumentation.config import ConfigError
+    from otelml.instrumentation.delivery import FlushResult, flush
     from otelml.instrumentation.estimator import InstrumentedEstimator, instrument
     from otelml.instrumentation.observe import observe
     from otelml.instrumentation.observer import last_prediction_ids
@@ -29,9 +30,11 @@ _LAZY: dict[str, str] = {
     "load_baseline": "otelml.baselines",
     "save_baseline": "otelml.baselines",
     "ConfigError": "otelml.instrumentation.config",
+    "FlushResult": "otelml.instrumentation.delivery",
     "InstrumentedEstimator": "otelml.instrumentation.estimator",
     "Telemetry": "otelml.instrumentation.setup",
     "configure": "otelml.instrumentation.setup",
+    "flush": "otelml.instrumentation.delivery",
     "instrument": "otelml.instrumentation.estimator",
     "last_prediction_ids": "otelml.instrumentation.observer",
     "observe": "otelml.instrumentation.observe",
@@ -40,11 +43,13 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "ConfigError",
+    "FlushResult",
     "InstrumentedEstimator",
     "Telemetry",
     "__version__",
     "build_baseline",
     "configure",
+    "flush",
     "instrument",
     "last_prediction_ids",
     "load_baseline",

@@ -216,3 +216,113 @@ def slice_rows(columns: Mapping[str, np.ndarray], chunk_rows: int) -> list[dict[
         {k: v[start : start + chunk_rows] for k, v in columns.items()}
         for start in range(0, max(n, 1), chunk_rows)
     ]
+
+
+# --------------------------------------------------------------------------- offline normalisation
+# The offline readers (baselines.py) pass every column through here before the baseline builder
+# or the drift profile sees it, so that a CSV, a Parquet file and each kind of DataFrame give the
+# same answer as the live path: missing is missing whatever its marker, a category has one
+# spelling (otelml._categories), and a cell of a numeric column that is not a number is a type
+# mismatch, not a reason to re-type the column or abort the file.
+
+NUMERIC_SHARE = 0.9
+"""A text column is numeric when at least this share of its non-missing cells parse."""
+
+
+def _is_missing_cell(v: Any) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, str):
+        return not v.strip()
+    try:
+        return bool(v != v)  # NaN, NaT
+    except (TypeError, ValueError):
+        return True  # pandas.NA
+
+
+def parse_numbers(col: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return ``(float64 values, missing mask, mismatch mask)`` of a text or object column.
+
+    Numbers and numeric strings parse; None, NaN markers and empty strings are missing; any
+    other cell (``"?"``, ``"n/a"``, a list) is a mismatch, its value NaN.
+    """
+    mask = np.ma.getmaskarray(col) if np.ma.isMaskedArray(col) else None
+    data = np.asarray(np.ma.getdata(col))
+    n = len(data)
+    values = np.full(n, np.nan)
+    missing = np.zeros(n, dtype=bool) if mask is None else mask.copy()
+    mismatch = np.zeros(n, dtype=bool)
+    cache: dict[str, float | None] = {}
+    for i, v in enumerate(data.tolist()):
+        if missing[i]:
+            continue
+        if isinstance(v, numbers.Real):  # booleans too: the live path counts True as 1
+            values[i] = float(v)
+            missing[i] = v != v
+        elif _is_missing_cell(v):
+            missing[i] = True
+        elif isinstance(v, str):
+            if v in cache:
+                parsed = cache[v]
+            else:
+                try:
+                    parsed = float(v)
+                except ValueError:
+                    parsed = None
+                if len(cache) < 10_000:  # distinct texts of a column are usually few
+                    cache[v] = parsed
+            if parsed is None:
+                mismatch[i] = True
+            elif parsed != parsed:
+                missing[i] = True
+            else:
+                values[i] = parsed
+        else:
+            mismatch[i] = True
+    return values, missing, mismatch
+
+
+def infer_kind(col: np.ndarray) -> str:
+    """Return ``"numeric"`` or ``"categorical"`` for a column, as the live path would count it.
+
+    Integer and float columns are numeric, booleans categorical; a text column is numeric when
+    at least :data:`NUMERIC_SHARE` of its non-missing cells parse as numbers.
+    """
+    kind = np.ma.getdata(col).dtype.kind
+    if kind in "iuf":
+        return "numeric"
+    if kind not in "OUS":
+        return "categorical"
+    _, missing, mismatch = parse_numbers(col)
+    present = int((~missing).sum())
+    if present and (present - int(mismatch.sum())) >= NUMERIC_SHARE * present:
+        return "numeric"
+    return "categorical"
+
+
+def numeric_column(col: np.ndarray, *, nan_is_missing: bool = True) -> tuple[np.ndarray, int]:
+    """Return ``(masked float64 column, type mismatches)``; missing entries are masked.
+
+    Mismatched cells are left unmasked as NaN, so that a baseline counts them as invalid
+    (``nan_rate``); with ``nan_is_missing`` a NaN value is masked like any missing one.
+    """
+    data = np.ma.getdata(col)
+    if data.dtype.kind in "iufb":
+        values = np.asarray(data, dtype=np.float64)
+        missing = np.ma.getmaskarray(col).copy() if np.ma.isMaskedArray(col) else None
+        mismatch_count = 0
+        if nan_is_missing and values.dtype.kind == "f":
+            nan = np.isnan(values)
+            missing = nan if missing is None else (missing | nan)
+        if missing is None:
+            return values, 0
+        return np.ma.MaskedArray(values, mask=missing), mismatch_count
+    values, missing, mismatch = parse_numbers(col)
+    return np.ma.MaskedArray(values, mask=missing & ~mismatch), int(mismatch.sum())
+
+
+def categorical_column(col: np.ndarray) -> np.ndarray:
+    """Return an object column of canonical category strings, None where missing."""
+    from otelml._categories import canonical_array
+
+    return canonical_array(col)

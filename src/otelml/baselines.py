@@ -9,22 +9,25 @@ that :func:`otelml._tabular.to_columns` accepts; ``save_baseline`` writes JSON a
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
-from otelml._tabular import slice_rows, to_columns
+from otelml._files import open_table
+from otelml._tabular import categorical_column, infer_kind, numeric_column, parse_numbers
 from otelml.stats._columns import split_categorical, split_numeric
 from otelml.stats.baseline import Baseline, BaselineFormatError, FeatureBaseline, Kind
 from otelml.stats.baseline_builder import DEFAULT_MAX_EXACT, BaselineBuilder
 
+_logger = logging.getLogger("otelml")
 DEFAULT_CHUNK_ROWS = 65_536
 ProgressArg = bool | Callable[[str, int, int | None], None]
 
@@ -67,89 +70,6 @@ class _Progress:
         stream.flush()
 
 
-@dataclass
-class Table:
-    """A re-readable source of column chunks: a file read in chunks, or columns in memory."""
-
-    total_rows: int | None
-    _chunks: Callable[[int], Iterator[dict[str, np.ndarray]]]
-    columns: list[str] = field(default_factory=list)
-
-    def chunks(self, chunk_rows: int) -> Iterator[dict[str, np.ndarray]]:
-        """Yield dicts of at most ``chunk_rows`` rows each, from the start."""
-        return self._chunks(chunk_rows)
-
-
-def _file_table(path: Path, columns: Sequence[str] | None) -> Table:
-    name = path.name.lower()
-    if not path.exists():
-        raise FileNotFoundError(f"data file not found: {path}")
-    if name.endswith((".parquet", ".pq")):
-        import pyarrow.parquet as pq
-
-        meta = pq.ParquetFile(path)
-        names = list(meta.schema_arrow.names)
-
-        def parquet_chunks(chunk_rows: int) -> Iterator[dict[str, np.ndarray]]:
-            with pq.ParquetFile(path) as pf:
-                for batch in pf.iter_batches(batch_size=chunk_rows, columns=columns):
-                    yield to_columns(batch)
-
-        return Table(meta.metadata.num_rows, parquet_chunks, names)
-    if name.endswith((".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".tsv", ".tsv.gz")):
-        return _csv_table(path, columns, tsv=".tsv" in name)
-    raise ValueError(f"{path}: unsupported file type; use .csv (optionally .gz) or .parquet")
-
-
-def _csv_table(path: Path, columns: Sequence[str] | None, *, tsv: bool) -> Table:
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-
-    parse = pcsv.ParseOptions(delimiter="\t" if tsv else ",")
-    # Streaming readers infer types from the first block only; reading integers as float64
-    # and all-null columns as strings lets later blocks hold 2.5 or text without failing.
-    probe_convert = pcsv.ConvertOptions(strings_can_be_null=True)
-    with pcsv.open_csv(path, parse_options=parse, convert_options=probe_convert) as probe:
-        schema = probe.schema
-    types: dict[str, Any] = {}
-    for f in schema:
-        if pa.types.is_integer(f.type):
-            types[f.name] = pa.float64()
-        elif pa.types.is_null(f.type):
-            types[f.name] = pa.string()
-    # An empty cell is a missing value in text columns too, as in pandas.read_csv.
-    convert = pcsv.ConvertOptions(
-        column_types=types, include_columns=columns, strings_can_be_null=True
-    )
-
-    def csv_chunks(chunk_rows: int) -> Iterator[dict[str, np.ndarray]]:
-        with pcsv.open_csv(path, parse_options=parse, convert_options=convert) as reader:
-            try:
-                for batch in reader:
-                    for start in range(0, batch.num_rows, chunk_rows):
-                        yield to_columns(batch.slice(start, chunk_rows))
-            except pa.ArrowInvalid as exc:
-                raise ValueError(f"{path}: {exc}") from None
-
-    return Table(None, csv_chunks, list(schema.names))
-
-
-def open_table(
-    data: Any, *, columns: Sequence[str] | None = None, feature_names: Sequence[str] | None = None
-) -> Table:
-    """Return a re-readable chunked view of a CSV/Parquet path or a DataFrame-like object."""
-    if isinstance(data, (str, os.PathLike)):
-        return _file_table(Path(data), columns)
-    cols = to_columns(data, feature_names)
-    if columns is not None:
-        missing = [c for c in columns if c not in cols]
-        if missing:
-            raise KeyError(f"columns not found: {missing} (available: {list(cols)})")
-        cols = {c: cols[c] for c in columns}
-    rows = len(next(iter(cols.values()))) if cols else 0
-    return Table(rows, lambda n: iter(slice_rows(cols, n)), list(cols))
-
-
 def build_baseline(
     data: Any,
     *,
@@ -169,6 +89,7 @@ def build_baseline(
     max_exact: int = DEFAULT_MAX_EXACT,
     seed: int = 0,
     performance: Mapping[str, float] | None = None,
+    nan_is_missing: bool = True,
 ) -> Baseline:
     """Return a frozen :class:`Baseline` of ``data`` for one model version.
 
@@ -192,6 +113,16 @@ def build_baseline(
         True to print rows read / total on stderr, or a callable ``(stage, rows, total)``.
     max_exact, seed
         See :class:`~otelml.stats.baseline_builder.BaselineBuilder`.
+    nan_is_missing
+        Count NaN as missing, as pandas does (default), so that every container agrees; False
+        keeps NaN apart (``nan_rate``) where the container can tell it from a null.
+
+    Kinds not declared are inferred from the first chunk: integer and float columns numeric,
+    booleans categorical, text numeric when at least 90% of its cells parse as numbers (the
+    rest count as invalid). Numbers of categorical columns are spelled canonically
+    (``1.0`` -> ``"1"``, see :mod:`otelml._categories`). Declared columns missing from the
+    data are a ``ValueError`` naming them; a baseline with fewer than 100 values in a column
+    is logged as a warning on the ``otelml`` logger (it cannot decide drift).
     """
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
@@ -204,33 +135,127 @@ def build_baseline(
     if features is not None:
         read = [*features, *(c for c in (prediction, label) if c is not None)]
     table = open_table(data, columns=read, feature_names=feature_names)
-    builder = BaselineBuilder(
-        features,
-        kinds=kinds,
-        prediction=prediction,
-        label=label,
-        bins=bins,
-        category_cap=category_cap,
-        max_exact=max_exact,
-        seed=seed,
-    )
+    _check_declared(table.columns, features, categorical, numeric, prediction, label)
+    used = read if read is not None else table.columns
+    builder: BaselineBuilder | None = None
     report = _Progress(progress)
     rows = 0
-    for chunk in table.chunks(chunk_rows):
-        builder.update(chunk)
-        rows += len(next(iter(chunk.values()))) if chunk else 0
+    mismatches = dict.fromkeys(used, 0)
+    for raw in table.chunks(chunk_rows):
+        if builder is None:
+            # Kinds are decided here, on the first chunk as the live path would count it, so
+            # that the builder never re-types a column of text numbers or a dirty cell.
+            for col in used:
+                if col in raw and col not in kinds:
+                    kinds[col] = "numeric" if infer_kind(raw[col]) == "numeric" else "categorical"
+            builder = BaselineBuilder(
+                features,
+                kinds=kinds,
+                prediction=prediction,
+                label=label,
+                bins=bins,
+                category_cap=category_cap,
+                max_exact=max_exact,
+                seed=seed,
+            )
+        builder.update(_normalised(raw, kinds, nan_is_missing, mismatches))
+        rows += len(next(iter(raw.values()))) if raw else 0
         report("baseline: reading", rows, table.total_rows)
     report("baseline: reading", rows, table.total_rows, final=True)
+    if builder is None:
+        raise ValueError("no rows to build a baseline from")
     if builder.needs_second_pass:
         counted = 0
-        for chunk in table.chunks(chunk_rows):
-            builder.count(chunk)
-            counted += len(next(iter(chunk.values()))) if chunk else 0
+        for raw in table.chunks(chunk_rows):
+            builder.count(_normalised(raw, kinds, nan_is_missing, None))
+            counted += len(next(iter(raw.values()))) if raw else 0
             report("baseline: counting on the edges (pass 2)", counted, rows)
         report("baseline: counting on the edges (pass 2)", counted, rows, final=True)
-    return builder.freeze(
+    baseline = builder.freeze(
         model=model, version=version, importances=importances, performance=performance
     )
+    _warn_about(baseline, rows, mismatches)
+    return baseline
+
+
+def _check_declared(
+    available: Sequence[str],
+    features: Sequence[str] | None,
+    categorical: Sequence[str] | None,
+    numeric: Sequence[str] | None,
+    prediction: str | None,
+    label: str | None,
+) -> None:
+    """Raise ValueError naming every declared column that the data does not have."""
+    wanted = {
+        "features": list(features or ()),
+        "categorical": list(categorical or ()),
+        "numeric": list(numeric or ()),
+        "prediction": [prediction] if prediction else [],
+        "label": [label] if label else [],
+    }
+    have = set(available)
+    problems = [
+        f"{option} {[c for c in cols if c not in have]}"
+        for option, cols in wanted.items()
+        if any(c not in have for c in cols)
+    ]
+    if problems:
+        raise ValueError(
+            f"columns not in the data: {'; '.join(problems)} (the data has {list(available)})"
+        )
+
+
+def _normalised(
+    chunk: Mapping[str, np.ndarray],
+    kinds: Mapping[str, str],
+    nan_is_missing: bool,
+    mismatches: dict[str, int] | None,
+) -> dict[str, np.ndarray]:
+    """Return ``chunk`` with numeric columns as masked floats and categories canonical."""
+    out: dict[str, np.ndarray] = {}
+    for col, arr in chunk.items():
+        kind = kinds.get(col)
+        if kind == "numeric":
+            out[col], bad = numeric_column(arr, nan_is_missing=nan_is_missing)
+            if mismatches is not None and bad:
+                mismatches[col] = mismatches.get(col, 0) + bad
+        elif kind == "categorical":
+            out[col] = categorical_column(arr)
+        else:
+            out[col] = arr
+    return out
+
+
+def _warn_about(baseline: Baseline, rows: int, mismatches: Mapping[str, int]) -> None:
+    from otelml.stats.decision import DriftPolicy
+
+    need = DriftPolicy().min_reference
+    columns = [*baseline.features.values(), baseline.prediction]
+    short = sorted(
+        fb.name for fb in columns if fb is not None and fb.count * (1 - fb.missing_rate) < need
+    )
+    if short:
+        _logger.warning(
+            "baseline %s %s built from %d rows: %s %s fewer than %d values, so drift can never "
+            "be decided against it (every comparison says insufficient_data); build it from "
+            "more reference rows.",
+            baseline.model,
+            baseline.version,
+            rows,
+            "columns" if len(short) > 1 else "column",
+            ", ".join(short) + (" have" if len(short) > 1 else " has"),
+            need,
+        )
+    for col, bad in mismatches.items():
+        if bad:
+            _logger.warning(
+                "column %r: %d of %d cells are not numbers; counted as invalid (type mismatch) "
+                "in the baseline's nan_rate, as the live path counts them.",
+                col,
+                bad,
+                rows,
+            )
 
 
 def save_baseline(baseline: Baseline, path: str | os.PathLike[str]) -> Path:
@@ -278,12 +303,30 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline:
 
 @dataclass
 class CurrentProfile:
-    """A dataset counted on a baseline's bins: sketches, missing counts, absent columns."""
+    """A dataset counted on a baseline's bins: sketches, quality counts, schema differences.
+
+    ``missing`` and ``type_mismatch`` count per baseline column (a mismatch is a cell of a
+    numeric column that is not a number, as the live path counts it); ``absent`` lists the
+    baseline's features and prediction that the data lacks, ``unknown`` the data's columns
+    that the baseline does not know (neither feature, prediction nor label).
+    """
 
     rows: int
     sketches: dict[str, Any]
     missing: dict[str, int]
     absent: list[str]
+    type_mismatch: dict[str, int] = field(default_factory=dict)
+    unknown: list[str] = field(default_factory=list)
+
+
+def _numeric_values(col: np.ndarray, nan_is_missing: bool) -> tuple[np.ndarray, int, int]:
+    """Return (values to count, missing, type mismatches) of a numeric column's chunk."""
+    if np.ma.getdata(col).dtype.kind in "OUS":
+        values, missing, mismatch = parse_numbers(col)
+        return values[~missing & ~mismatch], int(missing.sum()), int(mismatch.sum())
+    masked, _ = numeric_column(col, nan_is_missing=nan_is_missing)
+    present, n_missing = split_numeric(masked, "")
+    return present, n_missing, 0
 
 
 def profile_current(
@@ -293,10 +336,12 @@ def profile_current(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: ProgressArg = False,
     feature_names: Sequence[str] | None = None,
+    nan_is_missing: bool = True,
 ) -> CurrentProfile:
     """Return ``data`` counted on ``baseline``'s bins and categories, one chunk at a time.
 
-    Features and the prediction column that ``data`` lacks are listed in ``absent``.
+    Values are read as :func:`build_baseline` reads them (same missing markers, canonical
+    categories, text cells of numeric columns counted in ``type_mismatch``).
     """
     targets: dict[str, FeatureBaseline] = dict(baseline.features)
     if baseline.prediction is not None:
@@ -304,21 +349,25 @@ def profile_current(
     probe = open_table(data, feature_names=feature_names)
     present = [c for c in targets if c in probe.columns]
     absent = [c for c in targets if c not in probe.columns]
-    table = open_table(data, columns=present, feature_names=feature_names)
+    known = set(targets) | ({baseline.label.name} if baseline.label is not None else set())
+    unknown = [c for c in probe.columns if c not in known]
+    # With no baseline column present, every column is read so that the rows still count.
+    table = open_table(data, columns=present or None, feature_names=feature_names)
     sketches = {c: targets[c].new_sketch() for c in present}
     missing = dict.fromkeys(present, 0)
+    mismatch = dict.fromkeys(present, 0)
     report = _Progress(progress)
     rows = 0
     for chunk in table.chunks(chunk_rows):
         for c in present:
-            fb = targets[c]
-            if fb.kind == "numeric":
-                values, n_missing = split_numeric(chunk[c], c)
+            if targets[c].kind == "numeric":
+                values, n_missing, n_bad = _numeric_values(chunk[c], nan_is_missing)
+                mismatch[c] += n_bad
             else:
-                values, n_missing = split_categorical(chunk[c])
+                values, n_missing = split_categorical(categorical_column(chunk[c]))
             sketches[c].update_many(values)
             missing[c] += n_missing
-        rows += len(chunk[present[0]]) if present else 0
+        rows += len(next(iter(chunk.values()))) if chunk else 0
         report("current data", rows, table.total_rows)
     report("current data", rows, table.total_rows, final=True)
-    return CurrentProfile(rows, sketches, missing, absent)
+    return CurrentProfile(rows, sketches, missing, absent, mismatch, unknown)

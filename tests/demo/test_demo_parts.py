@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import re
 import socket
 import sys
@@ -12,7 +11,7 @@ import numpy as np
 import pytest
 
 from otelml.cli import build_parser
-from otelml.demo import live
+from otelml.demo import embedded, live
 from otelml.demo.embedded import DEFAULT_METRICS_PORT, metrics_endpoint
 from otelml.demo.run import DemoOptions, Timing
 from otelml.demo.runner import run_demo
@@ -160,20 +159,32 @@ def test_samples_parse_the_exposition() -> None:
     ]
 
 
-def test_metrics_port_moves_when_9464_is_busy() -> None:
+def test_metrics_port_moves_when_the_default_is_busy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The default port stands in for 9464: a port this test holds (bound to port 0), so the
+    # outcome never depends on what else runs on the machine.
     holder = socket.socket()
-    try:
-        holder.bind(("127.0.0.1", DEFAULT_METRICS_PORT))
-        holder.listen()
-    except OSError as exc:
-        if exc.errno != errno.EADDRINUSE:
-            raise  # EADDRINUSE: someone else holds it, which makes it just as busy
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    busy = holder.getsockname()[1]
+    monkeypatch.setattr(embedded, "DEFAULT_METRICS_PORT", busy)
     try:
         assert metrics_endpoint(None) == ("127.0.0.1:0", True)
     finally:
         holder.close()
     assert metrics_endpoint(0) == ("127.0.0.1:0", False)
     assert metrics_endpoint(9999) == ("127.0.0.1:9999", False)
+
+
+def test_metrics_port_stays_on_the_default_when_it_is_free(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    free = probe.getsockname()[1]
+    probe.close()
+    monkeypatch.setattr(embedded, "DEFAULT_METRICS_PORT", free)
+    assert metrics_endpoint(None) == (f"127.0.0.1:{free}", False)
+    assert DEFAULT_METRICS_PORT == 9464
 
 
 def test_missing_sklearn_is_a_clear_error(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -38,6 +41,20 @@ def register(parser: argparse.ArgumentParser) -> None:
     from otelml.cli.baseline_push import add_push_command
 
     add_push_command(sub)
+
+
+@contextlib.contextmanager
+def warnings_on_stderr(command: str) -> Iterator[None]:
+    """Show the library's warnings (``otelml`` logger) as ``otelml COMMAND: warning:`` lines."""
+    logger = logging.getLogger("otelml")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter(f"otelml {command}: warning: %(message)s"))
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 def _fmt(x: float | None, digits: int = 4) -> str:
@@ -94,11 +111,30 @@ def show_text(baseline: Any) -> str:
     return head + "\n\n" + _table(rows, header)
 
 
+def _build(args: argparse.Namespace, importances: dict[str, float] | None) -> Any:
+    from otelml.baselines import build_baseline
+
+    return build_baseline(
+        args.data,
+        model=args.model,
+        version=args.version,
+        features=_names(args.features),
+        categorical=_names(args.categorical),
+        numeric=_names(args.numeric),
+        prediction=args.prediction,
+        label=args.label,
+        importances=importances,
+        bins=args.bins,
+        chunk_rows=args.chunk_rows,
+        progress=args.progress,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``otelml baseline build|show`` and return the exit status."""
     import json
 
-    from otelml.baselines import build_baseline, load_baseline, save_baseline
+    from otelml.baselines import load_baseline, save_baseline
     from otelml.stats.baseline import BaselineFormatError
 
     push = getattr(args, "baseline_run", None)
@@ -114,20 +150,8 @@ def run(args: argparse.Namespace) -> int:
         if args.importances:
             with open(args.importances, encoding="utf-8") as f:
                 importances = {str(k): float(v) for k, v in json.load(f).items()}
-        baseline = build_baseline(
-            args.data,
-            model=args.model,
-            version=args.version,
-            features=_names(args.features),
-            categorical=_names(args.categorical),
-            numeric=_names(args.numeric),
-            prediction=args.prediction,
-            label=args.label,
-            importances=importances,
-            bins=args.bins,
-            chunk_rows=args.chunk_rows,
-            progress=args.progress,
-        )
+        with warnings_on_stderr("baseline"):
+            baseline = _build(args, importances)
         save_baseline(baseline, args.output)
     except (OSError, ValueError, KeyError, BaselineFormatError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc

@@ -2,8 +2,9 @@
 
 Each feature (and the prediction, when the baseline has one) is counted on the baseline's bins
 or categories and ranked by :func:`otelml.report.table.drift_report`, the same table the HTML
-report shows. Exit status 0, or 1 with ``--fail-on-drift`` when
-any feature drifts (for CI); 2 on bad input.
+report shows. The data's schema is checked against the baseline's: features it lacks, columns
+the baseline does not know and an empty file are named on stderr and in the JSON document.
+With ``--fail-on-drift`` (for CI) the exit status says which gate failed (:data:`EXIT_HELP`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,23 @@ import argparse
 import sys
 from typing import Any
 
+EXIT_OK = 0
+EXIT_DRIFT = 1
+EXIT_USAGE = 2
+EXIT_SCHEMA = 3
+EXIT_HELP = """exit status:
+  0  no drift (or no --fail-on-drift)
+  1  with --fail-on-drift: some feature or the prediction drifted
+  2  bad input: unreadable data or baseline, wrong options
+  3  with --fail-on-drift: the data does not match the baseline's schema (baseline features
+     missing from the data, columns the baseline does not know, or no rows); each is named
+     on stderr. Allow extra columns such as ids with --allow-columns."""
+
 
 def register(parser: argparse.ArgumentParser) -> None:
     """Add the drift command's options to ``parser``."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EXIT_HELP
     parser.add_argument(
         "current", metavar="CURRENT_DATA", nargs="?", help="current data: .csv, .csv.gz or .parquet"
     )
@@ -22,7 +37,19 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.add_argument("--method", help="drift method for every feature (default per kind)")
     parser.add_argument(
-        "--fail-on-drift", action="store_true", help="exit with status 1 when any feature drifts"
+        "--fail-on-drift",
+        action="store_true",
+        help="exit with status 1 when any feature drifts, 3 when the schema does not match",
+    )
+    parser.add_argument(
+        "--allow-columns",
+        metavar="A,B",
+        help="columns the baseline does not know that are fine to have (ids, timestamps)",
+    )
+    parser.add_argument(
+        "--nan-as-invalid",
+        action="store_true",
+        help="count NaN apart from missing values where the file can tell them apart",
     )
     parser.add_argument(
         "--example",
@@ -70,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from otelml.baselines import build_baseline, load_baseline, profile_current
+    from otelml.cli.baseline import warnings_on_stderr
     from otelml.report.table import drift_report
     from otelml.stats.baseline import BaselineFormatError
 
@@ -89,29 +117,82 @@ def run(args: argparse.Namespace) -> int:
                 return 2
             baseline = load_baseline(args.baseline)
             data = args.current
-        profile = profile_current(
-            data, baseline, chunk_rows=args.chunk_rows, progress=args.progress
-        )
+        with warnings_on_stderr("drift"):
+            profile = profile_current(
+                data,
+                baseline,
+                chunk_rows=args.chunk_rows,
+                progress=args.progress,
+                nan_is_missing=not args.nan_as_invalid,
+            )
         rows = drift_report(baseline, profile, method=args.method)
     except (OSError, ValueError, KeyError, BaselineFormatError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"otelml drift: error: {message}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    allowed = {c.strip() for c in (args.allow_columns or "").split(",") if c.strip()}
+    schema = {
+        "missing": list(profile.absent),
+        "unknown": [c for c in profile.unknown if c not in allowed],
+        "rows": profile.rows,
+    }
+    problems = schema_problems(schema)
+    drifted = sum(r["status"] == "drift" for r in rows)
+    status = "schema_mismatch" if problems else ("drift" if drifted else "ok")
     if args.format == "json":
+        counts: dict[str, int] = {"columns": len(rows)}
+        for r in rows:
+            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        counts.setdefault("drift", 0)
         doc = {
+            "status": status,
             "model": baseline.model,
             "version": baseline.version,
             "rows": profile.rows,
+            "counts": counts,
+            "schema": schema,
+            "quality": {
+                c: {
+                    "rows": profile.rows,
+                    "missing": profile.missing.get(c, 0),
+                    "type_mismatch": profile.type_mismatch.get(c, 0),
+                }
+                for c in profile.sketches
+            },
             "features": rows,
         }
         print(json.dumps(doc, indent=1))
     else:
-        drifted = sum(r["status"] == "drift" for r in rows)
         print(
             f"model {baseline.model} version {baseline.version}: {profile.rows:,} rows, "
             f"{drifted} of {len(rows)} columns drifted\n"
         )
         print(format_table(rows))
-    if args.fail_on_drift and any(r["status"] == "drift" for r in rows):
-        return 1
-    return 0
+        bad = {c: n for c, n in profile.type_mismatch.items() if n}
+        if bad:
+            print(
+                "\ncells that are not numbers (type mismatch): "
+                + ", ".join(f"{c} {n:,}" for c, n in bad.items())
+            )
+    for problem in problems:
+        print(f"otelml drift: schema: {problem}", file=sys.stderr)
+    if args.fail_on_drift and problems:
+        return EXIT_SCHEMA
+    if args.fail_on_drift and drifted:
+        return EXIT_DRIFT
+    return EXIT_OK
+
+
+def schema_problems(schema: dict[str, Any]) -> list[str]:
+    """Return one sentence per way the data's schema differs from the baseline's."""
+    out = []
+    if schema["rows"] == 0:
+        out.append("the data has no rows")
+    if schema["missing"]:
+        out.append(f"baseline columns missing from the data: {', '.join(schema['missing'])}")
+    if schema["unknown"]:
+        out.append(
+            "columns the baseline does not know (renamed? another model's baseline? allow them "
+            f"with --allow-columns): {', '.join(schema['unknown'])}"
+        )
+    return out

@@ -4,6 +4,10 @@ Numbers wait in a small buffer, then in a float64 stage, and are binned once ``S
 them wait, because a sketch update has a fixed cost of tens of microseconds; categories are
 counted in a dict before they reach the capped :class:`~otelml.stats.CategoryCounts`. A value
 of a feature whose kind is not known yet decides it (numbers: numeric, strings: categorical).
+
+A NaN counts as missing unless ``nan_missing`` is False: pandas cannot tell a NaN from a
+missing value, so only then do the other containers agree with it (docs/instrumentation.md).
+Numbers of a categorical feature are spelled by :func:`otelml._categories.canonical`.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from otelml._categories import canonical
 from otelml.instrumentation._category_counting import count_objects, sorted_counts
 from otelml.stats.categorical import CategoryCounts
 from otelml.stats.exponential import ExponentialHistogram
@@ -56,12 +61,21 @@ class FeatureState:
         "missing",
         "name",
         "nan",
+        "nan_missing",
         "stage",
         "staged",
     )  # fmt: skip
 
-    def __init__(self, name: str, kind: str | None, edges: np.ndarray | None, cap: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        kind: str | None,
+        edges: np.ndarray | None,
+        cap: int,
+        nan_missing: bool = True,
+    ) -> None:
         self.name = name
+        self.nan_missing = nan_missing
         self.kind = kind
         self.edges = edges
         self.cap = cap
@@ -78,7 +92,7 @@ class FeatureState:
 
     def empty_like(self) -> FeatureState:
         """Return an empty state with the same name, kind, edges and cap."""
-        return FeatureState(self.name, self.kind, self.edges, self.cap)
+        return FeatureState(self.name, self.kind, self.edges, self.cap, self.nan_missing)
 
     # ------------------------------------------------------------------ numeric values
     def add_numbers(self, x: np.ndarray) -> None:
@@ -90,7 +104,10 @@ class FeatureState:
         n_finite = int(np.count_nonzero(finite))
         if n_finite != x.size:
             n_nan = int(np.count_nonzero(np.isnan(x)))
-            self.nan += n_nan
+            if self.nan_missing:
+                self.missing += n_nan
+            else:
+                self.nan += n_nan
             self.inf += x.size - n_finite - n_nan
             x = x[finite]
         if n_finite:
@@ -172,7 +189,7 @@ class FeatureState:
             self.missing += 1  # pandas' missing marker in object columns
             return
         elif isinstance(v, (int, float, bool, np.number, np.bool_)):
-            key = str(v.item() if isinstance(v, np.generic) else v)
+            key = canonical(v)
         else:
             self.mismatch += 1
             return
@@ -239,7 +256,10 @@ class FeatureState:
             self.missing += int(np.count_nonzero(nan))
             values, counts = np.unique(arr[~nan], return_counts=True)
             self.add_labels(
-                {str(v): int(c) for v, c in zip(values.tolist(), counts.tolist(), strict=True)}
+                {
+                    canonical(v): int(c)
+                    for v, c in zip(values.tolist(), counts.tolist(), strict=True)
+                }
             )
         else:
             self._objects(arr)

@@ -128,8 +128,10 @@ class ModelAggregator:
         prediction_edges: Sequence[float] | None = None,
         max_categories: int = 100,
         max_features: int = 500,
+        nan_is_missing: bool = True,
     ) -> None:
         self.key = (model, version, environment)
+        self._nan_missing = nan_is_missing
         self._edges = {k: np.asarray(v, dtype=np.float64) for k, v in (edges or {}).items()}
         # Kinds are compared by identity on the hot path: store the module's constants.
         self._kinds: dict[str, str] = {
@@ -148,8 +150,8 @@ class ModelAggregator:
         s = self._segments.get(seg)
         if s is None:
             s = self._segments[seg] = SegmentState(seg)
-            s.values = FeatureState("", NUMERIC, self._pred_edges, self._cap)
-            s.labels = FeatureState("", CATEGORICAL, None, self._cap)
+            s.values = FeatureState("", NUMERIC, self._pred_edges, self._cap, self._nan_missing)
+            s.labels = FeatureState("", CATEGORICAL, None, self._cap, self._nan_missing)
         return s
 
     def _feature(self, s: SegmentState, name: str) -> FeatureState:
@@ -159,10 +161,14 @@ class ModelAggregator:
                 # Beyond the cap every new name shares one "__overflow__" series.
                 f = s.features.get(semconv.OVERFLOW_VALUE)
                 if f is None:
-                    f = FeatureState(semconv.OVERFLOW_VALUE, None, None, self._cap)
+                    f = FeatureState(
+                        semconv.OVERFLOW_VALUE, None, None, self._cap, self._nan_missing
+                    )
                     s.features[semconv.OVERFLOW_VALUE] = f
             else:
-                f = FeatureState(name, self._kinds.get(name), self._edges.get(name), self._cap)
+                f = FeatureState(
+                    name, self._kinds.get(name), self._edges.get(name), self._cap, self._nan_missing
+                )
             s.features[name] = f
         return f
 

@@ -50,6 +50,20 @@ def env_int(name: str, default: int, *, minimum: int = 1) -> int:
     return value
 
 
+def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    """Return the number in environment variable ``name`` (at least ``minimum``)."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {name}={raw!r}: expected a number") from None
+    if not value >= minimum:
+        raise ConfigError(f"environment variable {name}={raw!r}: must be >= {minimum}")
+    return value
+
+
 def env_list(name: str) -> tuple[str, ...] | None:
     """Return the comma-separated environment variable ``name`` as names, or None if unset."""
     raw = os.environ.get(name)
@@ -97,6 +111,7 @@ class ObserveConfig:
     max_span_ids: int = 32
     max_string_length: int = 256
     span_attribute_limit: int = 128
+    nan_is_missing: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def feature_on_span(self, name: str) -> bool:
@@ -175,6 +190,7 @@ def make_config(
     max_features: int | None = None,
     max_span_ids: int | None = None,
     max_string_length: int | None = None,
+    nan_is_missing: bool = True,
 ) -> ObserveConfig:
     """Return a validated :class:`ObserveConfig`; raises :class:`ConfigError` naming the option."""
     if not isinstance(model, str) or not model.strip():
@@ -225,7 +241,10 @@ def make_config(
         raise ConfigError("feature_names: names must be unique")
     class_names = tuple(str(c) for c in classes) if classes is not None else None
 
+    if not isinstance(nan_is_missing, bool):
+        raise ConfigError(f"nan_is_missing: expected a bool, got {nan_is_missing!r}")
     return ObserveConfig(
+        nan_is_missing=nan_is_missing,
         model=model,
         version=version,
         task=task,

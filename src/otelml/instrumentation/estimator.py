@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
-from otelml.instrumentation.config import ConfigError, make_config
+from otelml.instrumentation.config import ConfigError, env_bool, make_config
 from otelml.instrumentation.observe import wrap
 from otelml.instrumentation.observer import Observer, baseline_bins
 
@@ -61,12 +61,18 @@ def instrument(
     ``decision_function`` are observed like ``@otelml.observe`` functions.
 
     ``options`` are those of :func:`otelml.observe`; ``task`` and ``classes`` default to what
-    the fitted estimator says (``classes_``).
+    the fitted estimator says (``classes_``). Unlike ``observe``, ``log_predictions`` defaults
+    to True: every call emits one ``ml.prediction`` record per row, with ids from ``id_from``
+    or generated ones that :func:`otelml.last_prediction_ids` returns for ``record_actuals``.
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ConfigError(f"methods: unknown method(s) {unknown}; choose from {list(METHODS)}")
     options.setdefault("task", _task_of(estimator))
+    # An estimator's predictions are what ground truth is joined to: emit prediction records
+    # (with generated ids, see last_prediction_ids) unless the caller or the env says no.
+    if options.get("log_predictions") is None:
+        options["log_predictions"] = env_bool("OTELML_LOG_PREDICTIONS", True)
     classes = getattr(estimator, "classes_", None)
     if classes is not None:
         options.setdefault("classes", [str(c) for c in classes])

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from otelml._categories import canonical, canonical_array
 from otelml._tabular import to_columns
 
 _SCALARS = (int, float, str, bool, type(None), np.generic)
@@ -153,6 +154,44 @@ _LABEL_KEYS = ("label", "class", "prediction", "predicted_label")
 _VALUE_KEYS = ("score", "probability", "proba", "value", "prediction", "y")
 
 
+def _label_of(key: str, v: Any, task: str) -> str | None:
+    """Return the class label under ``key`` of a dict output, or None if it holds none.
+
+    Integers are class codes (``{"label": 1}``); so are integral floats under a label key.
+    Under the ambiguous ``prediction`` key a float is a score, and any number of a regression
+    is its value.
+    """
+    if isinstance(v, (str, np.str_, bool, np.bool_)):
+        return canonical(v)
+    if key == "prediction" and task == "regression":
+        return None
+    if isinstance(v, (int, np.integer)):
+        return canonical(v)
+    if key != "prediction" and isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return canonical(v)
+    return None
+
+
+def _from_named_frame(result: Any, cols: list[str], task: str) -> Outputs | None:
+    """Read a frame with ``label`` / ``score``-like columns by name; None if it has none."""
+    label_col = next((k for k in _LABEL_KEYS if k in cols and k != "prediction"), None)
+    value_col = next((k for k in _VALUE_KEYS if k in cols), None)
+    if label_col is None and value_col is None:
+        return None
+    by_name = {str(c): c for c in result.columns}
+    out = Outputs(n=len(result))
+    if label_col is not None:
+        raw = np.asarray(result[by_name[label_col]].to_numpy())
+        out.labels = canonical_array(raw)
+    if value_col is not None:
+        raw = np.asarray(result[by_name[value_col]].to_numpy())
+        if raw.dtype.kind in "fiu" and (label_col is not None or task == "regression"):
+            out.values = raw.astype(np.float64)
+        elif label_col is None:
+            return _from_array(raw, task, None)
+    return out
+
+
 def _from_matrix(arr: np.ndarray, classes: Sequence[str] | None) -> Outputs:
     n, k = arr.shape
     if k == 1:
@@ -198,9 +237,9 @@ def to_outputs(result: Any, task: str = "other", classes: Sequence[str] | None =
     if isinstance(result, Mapping):
         out = Outputs(n=1)
         for key in _LABEL_KEYS:
-            v = result.get(key)
-            if isinstance(v, (str, bool, np.str_)):
-                out.labels = [str(v)]
+            label = _label_of(key, result.get(key), task)
+            if label is not None:
+                out.labels = [label]
                 break
         for key in _VALUE_KEYS:
             v = result.get(key)
@@ -214,6 +253,9 @@ def to_outputs(result: Any, task: str = "other", classes: Sequence[str] | None =
     if module in ("pandas", "polars"):
         if hasattr(result, "columns"):
             cols = [str(c) for c in result.columns]
+            named = _from_named_frame(result, cols, task)
+            if named is not None:
+                return named
             if len(cols) == 1:
                 return _from_array(np.asarray(result.to_numpy()).ravel(), task, classes)
             return _from_matrix(np.asarray(result.to_numpy(), dtype=np.float64), classes or cols)

@@ -52,11 +52,28 @@ class Guard:
         except Exception:
             pass
 
-    def dropped(self, kind: str, n: int = 1) -> None:
-        """Record ``n`` records dropped because a bounded structure was full; never raises."""
-        with self._lock:
-            self._dropped[kind] = self._dropped.get(kind, 0) + n
-            self._dropped_total[kind] = self._dropped_total.get(kind, 0) + n
+    def dropped(self, kind: str, n: int = 1, *, hint: str = "") -> None:
+        """Record ``n`` records dropped (a bounded structure was full, an export failed).
+
+        The first drop of each kind is logged once, with ``hint`` saying what to change; the
+        rest are counted in ``otelml.instrumentation.dropped``. Never raises.
+        """
+        try:
+            with self._lock:
+                self._dropped[kind] = self._dropped.get(kind, 0) + n
+                self._dropped_total[kind] = self._dropped_total.get(kind, 0) + n
+                first = f"dropped:{kind}" not in self._logged
+                self._logged.add(f"dropped:{kind}")
+            if first:
+                _logger.warning(
+                    "otelml dropped %d record(s) (kind=%s). %s Further drops are counted in "
+                    "otelml.instrumentation.dropped but not logged.",
+                    n,
+                    kind,
+                    hint,
+                )
+        except Exception:
+            pass
 
     def take(self) -> tuple[dict[str, int], dict[str, int]]:
         """Return and reset the (errors, dropped) counts since the last call (metric deltas)."""

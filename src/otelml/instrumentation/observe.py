@@ -228,6 +228,7 @@ def observe(
     max_features: int | None = None,
     max_span_ids: int | None = None,
     max_string_length: int | None = None,
+    nan_is_missing: bool = True,
 ) -> Callable[[F], F]:
     """Return a decorator that observes a predict function: span, aggregated metrics, logs.
 

@@ -258,6 +258,7 @@ class Observer:
                     prediction_edges=self._pred_edges,
                     max_categories=cfg.max_categories,
                     max_features=cfg.max_features,
+                    nan_is_missing=cfg.nan_is_missing,
                 ),
             )
         return agg

@@ -88,6 +88,17 @@ class Runtime:
             return None
         return self.pipes
 
+    def providers(self) -> tuple[Any, Any, Any]:
+        """Return the (tracer, meter, logger) providers otelml uses now (given or global)."""
+        from opentelemetry import _logs as logs
+        from opentelemetry import metrics, trace
+
+        return (
+            self._tracer_provider or trace.get_tracer_provider(),
+            self._meter_provider or metrics.get_meter_provider(),
+            self._logger_provider or logs.get_logger_provider(),
+        )
+
     def _resolve(self) -> Pipes | None:
         from opentelemetry import _logs as logs
         from opentelemetry import metrics, trace
