@@ -5,6 +5,11 @@ Bodies are ``application/x-protobuf`` or ``application/json`` (OTLP JSON), optio
 ``google.rpc.Status`` body, as the OTLP specification asks: 400 for undecodable requests, 413 for
 bodies over the limit, 415 for other content types, 503 with ``Retry-After`` when the write
 queue is full (the Collector's otlphttp exporter retries 503 and honours Retry-After).
+
+With ingest or write tokens configured, a request needs ``Authorization: Bearer <token>``: 401
+with ``WWW-Authenticate: Bearer`` without a valid one, 403 for a token of another scope, both
+counted and answered before the body is read. Bound to loopback, a request whose ``Host`` is not
+a loopback name gets 421 (a DNS-rebinding web page).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from otelml.processor.receive.otlp import (
 from otelml.processor.receive.otlp import encode as encode_message
 from otelml.processor.receive.otlp import response as otlp_response
 from otelml.processor.receive.pipeline import Pipeline, Status
+from otelml.processor.security import Tokens, Verdict, host_is_loopback
 
 _CONTENT_TYPES: dict[str, Encoding] = {
     "application/x-protobuf": "protobuf",
@@ -32,26 +38,70 @@ _CONTENT_TYPES: dict[str, Encoding] = {
     "application/json": "json",
 }
 _MIME = {"protobuf": "application/x-protobuf", "json": "application/json"}
-_GRPC_CODES = {400: 3, 413: 8, 415: 3, 503: 14}  # INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAVAILABLE
+# INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED, RESOURCE_EXHAUSTED, UNAVAILABLE
+_GRPC_CODES = {400: 3, 401: 16, 403: 7, 413: 8, 415: 3, 421: 7, 503: 14}
 
 
 def _error(
-    status: int, message: str, encoding: Encoding, retry_after: int | None = None
+    status: int,
+    message: str,
+    encoding: Encoding,
+    retry_after: int | None = None,
+    challenge: str | None = None,
 ) -> web.Response:
     body = encode_message(
         status_pb2.Status(code=_GRPC_CODES.get(status, 2), message=message[:1024]), encoding
     )
-    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    headers: dict[str, str] = {}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    if challenge is not None:
+        headers["WWW-Authenticate"] = challenge
     return web.Response(status=status, body=body, content_type=_MIME[encoding], headers=headers)
 
 
+def _refusal(
+    request: web.Request, signal: Signal, pipeline: Pipeline, tokens: Tokens | None, loopback: bool
+) -> web.Response | None:
+    encoding = _CONTENT_TYPES.get(request.content_type, "json")
+    if loopback and not host_is_loopback(request.headers.get("Host")):
+        pipeline.malformed(signal)
+        return _error(421, "this listener answers loopback host names only", encoding)
+    if tokens is None or not tokens.protects("otlp"):
+        return None
+    verdict = tokens.check(request.headers.get("Authorization"), "ingest")
+    if verdict is Verdict.OK:
+        return None
+    if verdict is Verdict.FORBIDDEN:
+        pipeline.malformed(signal, "forbidden")
+        challenge = 'Bearer realm="otelml", error="insufficient_scope", scope="ingest"'
+        return _error(403, "the bearer token lacks the ingest scope", encoding, None, challenge)
+    pipeline.malformed(signal, "unauthenticated")
+    if verdict is Verdict.MISSING:
+        return _error(401, "bearer token missing", encoding, None, 'Bearer realm="otelml"')
+    challenge = 'Bearer realm="otelml", error="invalid_token"'
+    return _error(401, "bearer token not valid", encoding, None, challenge)
+
+
 def make_otlp_http_app(
-    pipeline: Pipeline, *, max_body: int, retry_after_s: int = 1
+    pipeline: Pipeline,
+    *,
+    max_body: int,
+    retry_after_s: int = 1,
+    tokens: Tokens | None = None,
+    loopback: bool = False,
 ) -> web.Application:
-    """Return the aiohttp application serving the three OTLP/HTTP paths."""
+    """Return the aiohttp application serving the three OTLP/HTTP paths.
+
+    ``tokens`` that protect ``otlp`` make every request present one of them; ``loopback`` (the
+    listener is bound to loopback) refuses foreign ``Host`` headers.
+    """
 
     def handler(signal: Signal) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:
+            refused = _refusal(request, signal, pipeline, tokens, loopback)
+            if refused is not None:
+                return refused
             encoding = _CONTENT_TYPES.get(request.content_type)
             if encoding is None:
                 pipeline.malformed(signal)
