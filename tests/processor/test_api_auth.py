@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Callable
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
-from otelml.processor.api.app import make_http_app
+from otelml.processor.api.app import ROUTES, make_http_app
+from otelml.processor.api.guard import OPEN_PATHS, WRITE_METHODS
 from otelml.processor.config import AuthConfig
 from otelml.processor.state.context import ProcessorContext
 
@@ -40,10 +43,14 @@ def baseline():  # type: ignore[no-untyped-def]
 def make_client(baseline: Any, tmp_path: Path) -> Callable[..., Any]:
     """Return an async factory of test clients over a context with ``auth`` options."""
 
-    def ctx_with(auth: AuthConfig) -> ProcessorContext:
+    def ctx_with(auth: AuthConfig, **prometheus: Any) -> ProcessorContext:
         ups = current_updates(baseline, minutes=10)
         ctx = make_context(make_aggregator(ups), tmp_path / "db")
-        ctx.config = dataclasses.replace(ctx.config, auth=auth)
+        export = ctx.config.export
+        export = dataclasses.replace(
+            export, prometheus=dataclasses.replace(export.prometheus, **prometheus)
+        )
+        ctx.config = dataclasses.replace(ctx.config, auth=auth, export=export)
         ctx.ready = True
         return ctx
 
@@ -175,6 +182,51 @@ async def test_foreign_host_is_refused_on_loopback(open_client: Client, path: st
         assert await status(open_client, "GET", path, headers={"Host": host}) == 200
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "allowed", "answered"),
+    [
+        # bound beyond loopback (a container whose port is published on the host's loopback)
+        (
+            "0.0.0.0:9464",
+            "localhost, otelml.internal",
+            {"127.0.0.1", "localhost", "otelml.internal"},
+        ),
+        ("0.0.0.0:9464", None, {"127.0.0.1", "localhost", "otelml.internal", "evil.example"}),
+        ("127.0.0.1:9464", "otelml.internal", {"127.0.0.1", "localhost", "otelml.internal"}),
+    ],
+)
+async def test_allowed_hosts(
+    make_client: Callable[..., ProcessorContext],
+    endpoint: str,
+    allowed: str | None,
+    answered: set[str],
+) -> None:
+    ctx = make_client(AuthConfig(), endpoint=endpoint, allowed_hosts=allowed)
+    async with TestClient(TestServer(make_http_app(ctx, background=False))) as c:
+        got = set()
+        for host in ("127.0.0.1", "localhost", "otelml.internal", "evil.example"):
+            if await status(c, "GET", "/api/v1/models", headers={"Host": f"{host}:9464"}) == 200:
+                got.add(host)
+    assert got == answered
+
+
 async def test_foreign_host_is_refused_on_writes_too(open_client: Client) -> None:
     rebinding = {"Host": "evil.example:9464", "Origin": "http://evil.example:9464"}
     assert await status(open_client, "POST", PIN, headers=rebinding) == 421
+
+
+def test_every_refusal_is_documented_in_openapi() -> None:
+    doc = yaml.safe_load(
+        resources.files("otelml.processor.api").joinpath("openapi.yaml").read_text("utf-8")
+    )
+    assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    for method, path, _ in ROUTES:
+        op = doc["paths"][path][method.lower()]
+        expected = {"421"}
+        if path not in OPEN_PATHS:
+            expected |= {"401", "403"}
+        else:
+            assert op["security"] == []
+        if method in WRITE_METHODS:
+            expected.add("415")
+        assert expected <= set(op["responses"]), (method, path)

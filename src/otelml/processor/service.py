@@ -31,6 +31,7 @@ from otelml.processor.receive.ingest import metrics_replayer
 from otelml.processor.receive.pipeline import Pipeline
 from otelml.processor.receive.series import IngestOptions
 from otelml.processor.security import (
+    HostPolicy,
     Tokens,
     grpc_tls_files,
     is_loopback_bind,
@@ -191,7 +192,7 @@ class ProcessorService:
                 max_body=h.max_request_body_mib * 1024 * 1024,
                 retry_after_s=cfg.storage.retry_after_s,
                 tokens=self.tokens,
-                loopback=is_loopback_bind(h.endpoint),
+                hosts=HostPolicy.for_listener(h.endpoint, h.allowed_hosts),
             )
             ssl_context = server_ssl_context(h.tls)
             # Bodies are gunzipped by the receiver itself, bounded (zip bombs) and with a 400

@@ -24,7 +24,7 @@ from otelml.processor.api.guard import make_guard
 from otelml.processor.api.http import API, CTX, MAX_BODY, MV, errors
 from otelml.processor.evaluate.baselines import MAX_BASELINE_BYTES, BaselineRegistry
 from otelml.processor.evaluate.evaluator import Evaluator
-from otelml.processor.security import Tokens, is_loopback_bind
+from otelml.processor.security import HostPolicy, Tokens
 from otelml.processor.state.context import ProcessorContext
 
 ROUTES: tuple[tuple[str, str, Callable[[web.Request], Any]], ...] = (
@@ -121,7 +121,8 @@ def make_http_app(
     """
     ensure_components(ctx)
     tokens = ctx.extras.get("tokens") or Tokens.from_config(ctx.config.auth, clock=time.monotonic)
-    guard = make_guard(tokens, loopback=is_loopback_bind(ctx.config.export.prometheus.endpoint))
+    p = ctx.config.export.prometheus
+    guard = make_guard(tokens, HostPolicy.for_listener(p.endpoint, p.allowed_hosts))
     app = web.Application(middlewares=[guard, errors], client_max_size=max_body_bytes)
     app[CTX] = ctx
     app[MAX_BODY] = max_body_bytes

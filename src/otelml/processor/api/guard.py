@@ -4,6 +4,7 @@ Checked in this order, before any handler runs:
 
 1. Bound to loopback (the default), every route refuses a ``Host`` that is not a loopback name
    or address with 421: a DNS-rebinding page reaches 127.0.0.1 under its own name.
+   ``export.prometheus.allowed_hosts`` adds names (and applies beyond loopback too).
 2. State-changing routes (PUT, POST, DELETE) refuse a foreign ``Origin`` or a ``Sec-Fetch-Site``
    other than same-origin / none with 403: a page's cross-origin "simple" request.
 3. With read or write tokens configured, every route but ``/healthz`` and ``/readyz`` needs
@@ -22,7 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from otelml.processor.api.http import error_response
-from otelml.processor.security import Tokens, Verdict, host_is_loopback, same_origin
+from otelml.processor.security import HostPolicy, Tokens, Verdict, same_origin
 from otelml.processor.security.tokens import Scope
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
@@ -43,10 +44,10 @@ def _challenge(status: int, message: str, error: str | None, scope: Scope) -> we
     return response
 
 
-def refusal(request: web.Request, tokens: Tokens, *, loopback: bool) -> web.Response | None:
+def refusal(request: web.Request, tokens: Tokens, hosts: HostPolicy) -> web.Response | None:
     """Return the answer refusing ``request``, or None when it may reach its handler."""
-    if loopback and not host_is_loopback(request.headers.get("Host")):
-        return error_response(421, "this listener answers loopback host names only", "Host")
+    if not hosts.allows(request.headers.get("Host")):
+        return error_response(421, "this listener does not answer that host name", "Host")
     writes = request.method in WRITE_METHODS
     if writes:
         origin = request.headers.get("Origin")
@@ -75,14 +76,14 @@ def refusal(request: web.Request, tokens: Tokens, *, loopback: bool) -> web.Resp
     return None
 
 
-def make_guard(tokens: Tokens, *, loopback: bool) -> Callable[..., Any]:
+def make_guard(tokens: Tokens, hosts: HostPolicy) -> Callable[..., Any]:
     """Return the aiohttp middleware applying :func:`refusal` with ``tokens``."""
 
     @web.middleware
     async def guard(
         request: web.Request, handler: Callable[[web.Request], Any]
     ) -> web.StreamResponse:
-        refused = refusal(request, tokens, loopback=loopback)
+        refused = refusal(request, tokens, hosts)
         if refused is not None:
             return refused
         response: web.StreamResponse = await handler(request)

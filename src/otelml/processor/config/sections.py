@@ -55,6 +55,11 @@ class HttpReceiverConfig:
         64, "Largest accepted request body, MiB, both as sent and after gunzip."
     )
     tls: TlsServerConfig = field(default_factory=TlsServerConfig)
+    allowed_hosts: str | None = _opt(
+        None,
+        "Comma-separated Host names answered besides loopback names (421 for others); "
+        "null = loopback names only when bound to loopback, any name otherwise.",
+    )
 
 
 @dataclass(frozen=True)
@@ -273,6 +278,11 @@ class PrometheusExportConfig:
         "/metrics (6 issues per series each); the JSON API and the OTLP push keep them.",
     )
     tls: TlsServerConfig = field(default_factory=TlsServerConfig)
+    allowed_hosts: str | None = _opt(
+        None,
+        "Comma-separated Host names answered besides loopback names (421 for others); "
+        "null = loopback names only when bound to loopback, any name otherwise.",
+    )
 
 
 @dataclass(frozen=True)

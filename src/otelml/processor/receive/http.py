@@ -9,7 +9,7 @@ queue is full (the Collector's otlphttp exporter retries 503 and honours Retry-A
 With ingest or write tokens configured, a request needs ``Authorization: Bearer <token>``: 401
 with ``WWW-Authenticate: Bearer`` without a valid one, 403 for a token of another scope, both
 counted and answered before the body is read. Bound to loopback, a request whose ``Host`` is not
-a loopback name gets 421 (a DNS-rebinding web page).
+a loopback name gets 421 (a DNS-rebinding web page); ``allowed_hosts`` adds names.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from otelml.processor.receive.otlp import (
 from otelml.processor.receive.otlp import encode as encode_message
 from otelml.processor.receive.otlp import response as otlp_response
 from otelml.processor.receive.pipeline import Pipeline, Status
-from otelml.processor.security import Tokens, Verdict, host_is_loopback
+from otelml.processor.security import HostPolicy, Tokens, Verdict
 
 _CONTENT_TYPES: dict[str, Encoding] = {
     "application/x-protobuf": "protobuf",
@@ -61,12 +61,16 @@ def _error(
 
 
 def _refusal(
-    request: web.Request, signal: Signal, pipeline: Pipeline, tokens: Tokens | None, loopback: bool
+    request: web.Request,
+    signal: Signal,
+    pipeline: Pipeline,
+    tokens: Tokens | None,
+    hosts: HostPolicy,
 ) -> web.Response | None:
     encoding = _CONTENT_TYPES.get(request.content_type, "json")
-    if loopback and not host_is_loopback(request.headers.get("Host")):
+    if not hosts.allows(request.headers.get("Host")):
         pipeline.malformed(signal)
-        return _error(421, "this listener answers loopback host names only", encoding)
+        return _error(421, "this listener does not answer that host name", encoding)
     if tokens is None or not tokens.protects("otlp"):
         return None
     verdict = tokens.check(request.headers.get("Authorization"), "ingest")
@@ -89,17 +93,18 @@ def make_otlp_http_app(
     max_body: int,
     retry_after_s: int = 1,
     tokens: Tokens | None = None,
-    loopback: bool = False,
+    hosts: HostPolicy | None = None,
 ) -> web.Application:
     """Return the aiohttp application serving the three OTLP/HTTP paths.
 
-    ``tokens`` that protect ``otlp`` make every request present one of them; ``loopback`` (the
-    listener is bound to loopback) refuses foreign ``Host`` headers.
+    ``tokens`` that protect ``otlp`` make every request present one of them; ``hosts`` says
+    which ``Host`` headers are answered (default: any).
     """
+    host_policy = hosts or HostPolicy(None)
 
     def handler(signal: Signal) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:
-            refused = _refusal(request, signal, pipeline, tokens, loopback)
+            refused = _refusal(request, signal, pipeline, tokens, host_policy)
             if refused is not None:
                 return refused
             encoding = _CONTENT_TYPES.get(request.content_type)

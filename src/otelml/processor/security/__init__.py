@@ -9,11 +9,17 @@ HTTP listeners refuse foreign ``Host`` and ``Origin`` headers with
 
 from __future__ import annotations
 
-from otelml.processor.security.origin import host_is_loopback, is_loopback_bind, same_origin
+from otelml.processor.security.origin import (
+    HostPolicy,
+    host_is_loopback,
+    is_loopback_bind,
+    same_origin,
+)
 from otelml.processor.security.tls import grpc_tls_files, server_ssl_context
 from otelml.processor.security.tokens import Scope, Tokens, Verdict
 
 __all__ = [
+    "HostPolicy",
     "Scope",
     "Tokens",
     "Verdict",

@@ -3,13 +3,16 @@
 A web page the operator visits can make the browser send requests to a listener on loopback: a
 "simple" cross-origin POST (no preflight) carries an ``Origin`` header naming the page, and a
 DNS-rebinding page, same-origin by its own name, carries that name in ``Host``. A listener bound
-to loopback therefore accepts only loopback ``Host`` names, and state-changing requests only an
-``Origin`` equal to the ``Host`` they were sent to.
+to loopback therefore accepts only loopback ``Host`` names (a listener bound beyond loopback, e.g.
+in a container whose port is published on the host's loopback, can be told the same with
+``allowed_hosts``), and state-changing requests only an ``Origin`` equal to the ``Host`` they
+were sent to.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
@@ -58,3 +61,26 @@ def same_origin(origin: str, host_header: str | None) -> bool:
     origin_port = str(parts.port) if parts.port is not None else _DEFAULT_PORTS[parts.scheme]
     host, port = _split_host(host_header)
     return host == parts.hostname.lower() and (port or _DEFAULT_PORTS[parts.scheme]) == origin_port
+
+
+@dataclass(frozen=True)
+class HostPolicy:
+    """The ``Host`` names a listener answers: loopback names plus ``names``; any if None."""
+
+    names: frozenset[str] | None = frozenset()
+
+    @classmethod
+    def for_listener(cls, endpoint: str, allowed_hosts: str | None) -> HostPolicy:
+        """Return the policy of a listener bound to ``endpoint`` with ``allowed_hosts``."""
+        if allowed_hosts is not None:
+            names = (n.strip().lower().rstrip(".") for n in allowed_hosts.split(","))
+            return cls(frozenset(n for n in names if n))
+        return cls(frozenset() if is_loopback_bind(endpoint) else None)
+
+    def allows(self, host_header: str | None) -> bool:
+        """Return whether a request with this ``Host`` header may be answered."""
+        if self.names is None or host_is_loopback(host_header):
+            return True
+        assert host_header is not None  # a missing header is loopback-compatible
+        host, _ = _split_host(host_header)
+        return host.rstrip(".") in self.names
