@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Callable
 from importlib import resources
@@ -12,10 +14,12 @@ import pytest
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
+from otelml.cli.baseline_push import run_push
 from otelml.processor.api.app import ROUTES, make_http_app
 from otelml.processor.api.guard import OPEN_PATHS, WRITE_METHODS
 from otelml.processor.config import AuthConfig
 from otelml.processor.state.context import ProcessorContext
+from otelml.report.client import ApiClient
 
 from .evaldata import (
     T0,
@@ -230,3 +234,20 @@ def test_every_refusal_is_documented_in_openapi() -> None:
         if method in WRITE_METHODS:
             expected.add("415")
         assert expected <= set(op["responses"]), (method, path)
+
+
+async def test_otelml_clients_send_the_token_from_the_environment(
+    client: Client, baseline: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"http://{client.host}:{client.port}"
+    doc = tmp_path / "baseline.json"
+    doc.write_text(baseline.to_json())
+    args = argparse.Namespace(file=str(doc), url=url, push_version=None, timeout=10.0)
+    monkeypatch.delenv("OTELML_API_TOKEN", raising=False)
+    assert await asyncio.to_thread(run_push, args) == 1  # no token: 401
+    monkeypatch.setenv("OTELML_API_TOKEN", WRITE)
+    assert await asyncio.to_thread(run_push, args) == 0
+    answer = await asyncio.to_thread(ApiClient(url).models)
+    assert answer.status == 200
+    refused = await asyncio.to_thread(ApiClient(url, token=READ).evaluate)
+    assert refused.status == 403
