@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
@@ -206,3 +207,19 @@ async def test_mutual_tls_refuses_clients_without_a_certificate(
             url, data=BODY, headers={"Content-Type": PB}, ssl=_client_ssl(certs, with_cert=True)
         ) as resp:
             assert resp.status == 200
+
+
+async def test_listeners_beyond_loopback_without_tokens_are_warned_about(
+    start: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="otelml.processor.service"):
+        await start(
+            {
+                "receivers": {"grpc": {"endpoint": "0.0.0.0:0"}},
+                "auth": {"read_tokens": READ},
+                "export": {"prometheus": {"endpoint": "0.0.0.0:0"}},
+            }
+        )
+    warned = [r.getMessage() for r in caplog.records if "without bearer tokens" in r.getMessage()]
+    assert len(warned) == 1
+    assert warned[0].startswith("OTLP/gRPC listen beyond loopback (0.0.0.0:0)")
