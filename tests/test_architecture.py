@@ -3,8 +3,9 @@
 Inside the processor, rooms follow the path of a request. ``state`` is the core every other room
 builds on; ``receive`` (the wire in) and ``evaluate`` hand data to it or read it and never import
 each other; ``export`` (the wire out) reads evaluations; ``api`` serves all of it; the service
-sits on top. ``config``, ``configload`` and ``telemetry`` are leaves any room may use. No module
-imports one of a room above its own, and no two modules import each other, even lazily.
+sits on top. ``config``, ``configload``, ``security`` and ``telemetry`` are leaves any room may
+use. No module imports one of a room above its own, and no two modules import each other, even
+lazily.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "api": {"leaf", "state", "evaluate", "export"},
     "top": {"leaf", "state", "receive", "evaluate", "export", "api"},
 }
-LEAVES = {"config", "configload", "telemetry"}
+LEAVES = {"config", "configload", "security", "telemetry"}
 TOP = {"service", "__init__"}
 WIRE_MODULES = ("google.protobuf", "opentelemetry.proto", "grpc")
 MAX_LINES = 400

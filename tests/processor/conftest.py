@@ -46,7 +46,7 @@ class ServiceProcess:
     @property
     def grpc_endpoint(self) -> str:
         """Return ``host:port`` of the OTLP/gRPC receiver."""
-        return self.addresses["otlp-grpc"].removeprefix("grpc://")
+        return self.addresses["otlp-grpc"].split("://", 1)[1]
 
     @property
     def http_url(self) -> str:

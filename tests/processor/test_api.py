@@ -63,6 +63,8 @@ def _operation(method: str, path: str) -> dict[str, Any]:
 
 
 async def _call(client: TestClient, method: str, path: str, status: int, **kw: Any) -> Any:  # type: ignore[type-arg]
+    if "data" in kw:
+        kw.setdefault("headers", {"Content-Type": "application/json"})
     resp = await client.request(method, path, **kw)
     body = await resp.read()
     assert resp.status == status, body

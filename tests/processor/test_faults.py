@@ -230,15 +230,23 @@ async def test_a_dead_writer_turns_readiness_off_and_ends_the_service_non_zero(
         raise MemoryError("a fault no owner handles")
 
     svc.store._writer._write = broken  # type: ignore[method-assign]
-    async with ClientSession() as s:
-        async with s.post(
-            svc.addresses["otlp-http"] + "/v1/metrics",
-            data=_request(0),
-            headers={"Content-Type": "application/x-protobuf"},
-        ) as resp:
-            assert resp.status == 503
-        assert not svc.ctx.ready
-        assert svc.ctx.failed() == ["store writer"]
+    try:
+        async with ClientSession() as s:
+            async with s.post(
+                svc.addresses["otlp-http"] + "/v1/metrics",
+                data=_request(0),
+                headers={"Content-Type": "application/x-protobuf"},
+            ) as resp:
+                assert resp.status == 503
+            assert not svc.ctx.ready
+            assert svc.ctx.failed() == ["store writer"]
+        for _ in range(1000):  # the service hears of the death on its loop, soon after
+            if svc.exit_code:
+                break
+            await asyncio.sleep(0.01)
+        assert svc.exit_code == EXIT_CORE_FAILED
+    finally:
+        svc.request_stop()  # whatever the asserts found, never leave the service running
     await asyncio.wait_for(run, 20)  # the service stopped by itself
     assert svc.exit_code == EXIT_CORE_FAILED
 

@@ -143,6 +143,22 @@ def test_services_share_the_collectors_network_namespace() -> None:
     assert {seen[p] for p in published} == {"app", "otelml", "prometheus", "grafana"}
 
 
+def test_nothing_is_published_beyond_the_hosts_loopback() -> None:
+    # The API changes state: published on every interface it would take orders from the
+    # network; on loopback it still must refuse DNS-rebinding pages (Host names not loopback).
+    services = _services()
+    for mapping in services[NETNS_OWNER]["ports"]:
+        assert str(mapping).startswith("127.0.0.1:"), f"{mapping}: publish on 127.0.0.1 only"
+    env = _env(services["otelml"])
+    for listener in ("EXPORT__PROMETHEUS", "RECEIVERS__HTTP"):
+        if not _host_is_loopback(env[f"OTELML_{listener}__ENDPOINT"]):
+            assert env.get(f"OTELML_{listener}__ALLOWED_HOSTS") == "localhost", listener
+
+
+def _host_is_loopback(endpoint: str) -> bool:
+    return endpoint.rsplit(":", 1)[0] in ("127.0.0.1", "localhost", "[::1]")
+
+
 def test_collector_runs_a_tested_config_with_every_env_var_set() -> None:
     config, env, _ = _collector_config()
     assert config in TESTED_COLLECTOR_CONFIGS, config

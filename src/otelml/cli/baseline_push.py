@@ -2,13 +2,15 @@
 
 Hooked into ``otelml baseline`` by :func:`add_push_command`; the upload is a plain
 ``PUT /api/v1/models/{model}/versions/{version}/baseline`` with the standard library's HTTP
-client, so pushing needs none of the processor's dependencies.
+client, so pushing needs none of the processor's dependencies. A processor with write tokens
+gets ``$OTELML_API_TOKEN`` as ``Authorization: Bearer``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 
 DEFAULT_URL = "http://127.0.0.1:9464"
@@ -59,9 +61,11 @@ def run_push(args: argparse.Namespace) -> int:
         f"{args.url.rstrip('/')}/api/v1/models/{q(model, safe='')}/versions/"
         f"{q(version, safe='')}/baseline"
     )
-    req = urllib.request.Request(
-        url, data=body, method="PUT", headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json"}
+    token = os.environ.get("OTELML_API_TOKEN")
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=body, method="PUT", headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=args.timeout) as resp:
             info = json.loads(resp.read())

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from otelml.instrumentation import logs
 from otelml.instrumentation.config import env_float
 from otelml.instrumentation.guard import GUARD
 from otelml.instrumentation.logs import LOGS
@@ -193,3 +194,6 @@ def drain_at_exit() -> None:
             )
     except Exception:
         pass
+
+
+logs.exit_drain = drain_at_exit

@@ -194,10 +194,17 @@ def _register_exit_drain() -> None:
 
 
 def _drain_at_exit() -> None:
-    # Imported here: delivery imports this module, and exit is the only time both are needed.
-    from otelml.instrumentation.delivery import drain_at_exit
+    exit_drain()
 
-    drain_at_exit()
+
+def _drain_queue_at_exit() -> None:
+    LOGS.flush(5.0)  # delivery.EXIT_DRAIN_S, the same deadline
+
+
+exit_drain: Callable[[], None] = _drain_queue_at_exit
+"""What runs at interpreter exit once records were queued: this queue alone by default;
+:mod:`otelml.instrumentation.delivery` (imported by ``configure`` and ``flush``) puts the full
+drain, SDK processors included, here, so that this module never imports it."""
 
 
 LOGS = LogQueue()

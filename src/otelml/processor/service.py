@@ -17,6 +17,7 @@ import functools
 import logging
 import os
 import signal
+import ssl
 import sys
 import time
 from collections.abc import Callable
@@ -26,11 +27,19 @@ from aiohttp import web
 
 from otelml.processor.config import ProcessorConfig
 from otelml.processor.receive.budget import InflightBudget
-from otelml.processor.receive.grpc import make_grpc_server
+from otelml.processor.receive.grpc import bind, make_grpc_server
 from otelml.processor.receive.http import make_otlp_http_app
 from otelml.processor.receive.ingest import metrics_replayer
 from otelml.processor.receive.pipeline import Pipeline
 from otelml.processor.receive.series import IngestOptions
+from otelml.processor.security import (
+    HostPolicy,
+    Tokens,
+    grpc_tls_files,
+    is_loopback_bind,
+    server_ssl_context,
+)
+from otelml.processor.security.tokens import Listener
 from otelml.processor.state.aggregator import Aggregator, Limits
 from otelml.processor.state.context import ProcessorContext
 from otelml.processor.state.joins import Joins
@@ -143,6 +152,9 @@ class ProcessorService:
             clock=clock,
         )
         self.ctx.extras["pipeline"] = self.pipeline
+        # One set of tokens for every listener: a token file is watched once.
+        self.tokens = Tokens.from_config(config.auth, clock=time.monotonic)
+        self.ctx.extras["tokens"] = self.tokens
         self.ctx.extras["store"] = self.store
         # The ground-truth join: its commit completes before the logs request is acknowledged.
         self.joins = Joins(config.db_path(), config, known_model=self._known_model, clock=clock)
@@ -171,8 +183,11 @@ class ProcessorService:
         await asyncio.to_thread(self.joins.open)
         cfg = self.config
         if cfg.export.prometheus.enabled:
-            addr = await self._serve_app(_metrics_app(self.ctx), cfg.export.prometheus.endpoint)
-            self._listening("metrics", f"http://{addr}")
+            p = cfg.export.prometheus
+            ssl_context = server_ssl_context(p.tls)
+            addr = await self._serve_app(_metrics_app(self.ctx), p.endpoint, ssl_context)
+            self._listening("metrics", f"{'https' if ssl_context else 'http'}://{addr}")
+            self._warn_if_open("the API and /metrics", p.endpoint, "api")
         if cfg.receivers.grpc.enabled:
             g = cfg.receivers.grpc
             self._grpc = make_grpc_server(
@@ -181,22 +196,29 @@ class ProcessorService:
                 max_concurrent_streams=g.max_concurrent_streams,
                 idle_timeout_s=cfg.limits.idle_timeout_s,
                 retry_after_s=cfg.storage.retry_after_s,
+                tokens=self.tokens,
             )
             host, port = _split(g.endpoint)
-            bound = self._grpc.add_insecure_port(f"{host}:{port}")
+            tls = grpc_tls_files(g.tls)
+            bound = bind(self._grpc, f"{host}:{port}", tls)
             await self._grpc.start()
-            self._listening("otlp-grpc", f"grpc://{host}:{bound}")
+            self._listening("otlp-grpc", f"{'grpcs' if tls else 'grpc'}://{host}:{bound}")
+            self._warn_if_open("OTLP/gRPC", g.endpoint, "otlp")
         if cfg.receivers.http.enabled:
             h = cfg.receivers.http
             app = make_otlp_http_app(
                 self.pipeline,
                 max_body=h.max_request_body_mib * 1024 * 1024,
                 retry_after_s=cfg.storage.retry_after_s,
+                tokens=self.tokens,
+                hosts=HostPolicy.for_listener(h.endpoint, h.allowed_hosts),
             )
+            ssl_context = server_ssl_context(h.tls)
             # Bodies are gunzipped by the receiver itself, bounded (zip bombs) and with a 400
             # for a broken stream, so aiohttp must pass them through as they came.
-            addr = await self._serve_app(app, h.endpoint, auto_decompress=False)
-            self._listening("otlp-http", f"http://{addr}")
+            addr = await self._serve_app(app, h.endpoint, ssl_context, auto_decompress=False)
+            self._listening("otlp-http", f"{'https' if ssl_context else 'http'}://{addr}")
+            self._warn_if_open("OTLP/HTTP", h.endpoint, "otlp")
         self.ctx.ready = True
         self._announce("otelml: ready")
 
@@ -224,7 +246,22 @@ class ProcessorService:
         self.addresses[name] = url
         self._announce(f"otelml: {name} listening on {url}")
 
-    async def _serve_app(self, app: web.Application, endpoint: str, **server_kwargs: Any) -> str:
+    def _warn_if_open(self, what: str, endpoint: str, listener: Listener) -> None:
+        if not is_loopback_bind(endpoint) and not self.tokens.protects(listener):
+            log.warning(
+                "%s listen beyond loopback (%s) without bearer tokens: anyone who reaches the "
+                "port may use them (see auth.* in docs/processor.md)",
+                what,
+                endpoint,
+            )
+
+    async def _serve_app(
+        self,
+        app: web.Application,
+        endpoint: str,
+        ssl_context: ssl.SSLContext | None = None,
+        **server_kwargs: Any,
+    ) -> str:
         runner = web.AppRunner(
             app,
             access_log=None,
@@ -236,7 +273,7 @@ class ProcessorService:
         await runner.setup()
         self._runners.append(runner)
         host, port = _split(endpoint)
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         await site.start()
         sock = site._server.sockets[0].getsockname()  # type: ignore[union-attr]
         return f"{host}:{sock[1]}"

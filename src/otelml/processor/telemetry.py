@@ -23,6 +23,8 @@ REJECT_REASONS: tuple[str, ...] = (
     "invalid_record",  # one ml.prediction / ml.actual log record malformed or out of time
     "too_long",  # an attribute value over the configured length
     "internal",  # a failure of ours (storage); the client may retry
+    "unauthenticated",  # no valid bearer token (one per request: the body is not read)
+    "forbidden",  # a valid token without the ingest scope (one per request)
 )
 """Values of the ``reason`` label of the rejected counter."""
 

@@ -8,6 +8,7 @@ processor's Python objects, so what they show is what ``curl`` and Prometheus wo
 from __future__ import annotations
 
 import json
+import os
 import re
 import urllib.error
 import urllib.parse
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 TIMEOUT_S = 10.0
+TOKEN_ENV = "OTELML_API_TOKEN"
+"""Environment variable of the bearer token sent to a processor that requires one."""
 
 
 @dataclass(frozen=True)
@@ -36,15 +39,22 @@ class ApiClient:
     """JSON API and ``/metrics`` of one processor at ``base_url`` (``http://host:port``).
 
     ``environment`` (None: the processor's choice, ``production`` when it has data there) is
-    sent with every model-scoped read.
+    sent with every model-scoped read. ``token`` (default: ``$OTELML_API_TOKEN``) is sent as
+    ``Authorization: Bearer`` to a processor with tokens; an ``https`` URL checks the
+    certificate against the system's roots, or ``$SSL_CERT_FILE``.
     """
 
     def __init__(
-        self, base_url: str, timeout_s: float = TIMEOUT_S, environment: str | None = None
+        self,
+        base_url: str,
+        timeout_s: float = TIMEOUT_S,
+        environment: str | None = None,
+        token: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
         self.environment = environment
+        self.token = token if token is not None else os.environ.get(TOKEN_ENV) or None
 
     def _query(self, **params: str) -> str:
         if self.environment is not None:
@@ -55,6 +65,8 @@ class ApiClient:
         req = urllib.request.Request(self.base_url + path, data=body, method=method)
         if body is not None:
             req.add_header("Content-Type", "application/json")
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
                 return resp.status, resp.read()

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
 
 from otelml.processor.api import baselines, health, models
+from otelml.processor.api.guard import make_guard
 from otelml.processor.api.http import API, CTX, MAX_BODY, MV, errors
 from otelml.processor.evaluate.baselines import MAX_BASELINE_BYTES, BaselineRegistry
 from otelml.processor.evaluate.evaluator import Evaluator
+from otelml.processor.security import HostPolicy, Tokens
 from otelml.processor.state.context import ProcessorContext
 
 ROUTES: tuple[tuple[str, str, Callable[[web.Request], Any]], ...] = (
@@ -112,10 +115,15 @@ def make_http_app(
     """Return the aiohttp application of the metrics port for ``ctx``.
 
     ``background=False`` leaves out the periodic tasks (tests drive evaluation themselves);
-    ``max_body_bytes`` bounds request bodies (413 beyond it).
+    ``max_body_bytes`` bounds request bodies (413 beyond it). Requests pass
+    :mod:`otelml.processor.api.guard` first: the context's ``tokens`` extra (shared with the
+    receivers by the service) or those of ``ctx.config.auth``.
     """
     ensure_components(ctx)
-    app = web.Application(middlewares=[errors], client_max_size=max_body_bytes)
+    tokens = ctx.extras.get("tokens") or Tokens.from_config(ctx.config.auth, clock=time.monotonic)
+    p = ctx.config.export.prometheus
+    guard = make_guard(tokens, HostPolicy.for_listener(p.endpoint, p.allowed_hosts))
+    app = web.Application(middlewares=[guard, errors], client_max_size=max_body_bytes)
     app[CTX] = ctx
     app[MAX_BODY] = max_body_bytes
     for method, path, handler in ROUTES:

@@ -25,6 +25,7 @@ from otelml.processor.config.load import (
 )
 from otelml.processor.config.processor import ProcessorConfig
 from otelml.processor.config.sections import (
+    AuthConfig,
     BaselinesConfig,
     DriftConfig,
     EvaluationConfig,
@@ -40,10 +41,12 @@ from otelml.processor.config.sections import (
     ReceiversConfig,
     StateConfig,
     StorageConfig,
+    TlsServerConfig,
 )
 
 __all__ = [
     "ENV_PREFIX",
+    "AuthConfig",
     "BaselinesConfig",
     "ConfigError",
     "DriftConfig",
@@ -61,6 +64,7 @@ __all__ = [
     "ReceiversConfig",
     "StateConfig",
     "StorageConfig",
+    "TlsServerConfig",
     "config_from_dict",
     "load_config",
     "options_table",

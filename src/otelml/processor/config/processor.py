@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from otelml.processor.config.checks import auth_errors, tls_errors
 from otelml.processor.config.sections import (
+    AuthConfig,
     BaselinesConfig,
     DriftConfig,
     EvaluationConfig,
@@ -34,6 +36,7 @@ class ProcessorConfig:
     joins: JoinsConfig = field(default_factory=JoinsConfig)
     performance: PerformanceConfig = field(default_factory=PerformanceConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
 
     def validate(self) -> list[str]:
         """Return every semantic problem, each prefixed by its option path (empty when fine)."""
@@ -76,6 +79,10 @@ class ProcessorConfig:
             for name in ("abs_tolerance", "rel_tolerance", "divergence_k", "divergence_floor")
             if getattr(perf, name) < 0
         )
+        errors.extend(tls_errors("receivers.grpc.tls", self.receivers.grpc.tls))
+        errors.extend(tls_errors("receivers.http.tls", self.receivers.http.tls))
+        errors.extend(tls_errors("export.prometheus.tls", self.export.prometheus.tls))
+        errors.extend(auth_errors(self.auth))
         warn, drift = self.drift.warning_threshold, self.drift.drift_threshold
         if warn is not None and drift is not None and warn > drift:
             errors.append("drift.warning_threshold: must be <= drift.drift_threshold")

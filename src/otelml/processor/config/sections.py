@@ -15,6 +15,20 @@ def _opt(default: Any, help: str, **kw: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class TlsServerConfig:
+    """TLS of one listener: off while ``cert_file`` is null."""
+
+    cert_file: str | None = _opt(
+        None, "PEM certificate (with its chain) the listener presents; null = plain text."
+    )
+    key_file: str | None = _opt(None, "PEM private key of cert_file (unencrypted).")
+    client_ca_file: str | None = _opt(
+        None,
+        "PEM CA bundle; when set, every client must present a certificate it signed (mutual TLS).",
+    )
+
+
+@dataclass(frozen=True)
 class GrpcReceiverConfig:
     """OTLP/gRPC receiver."""
 
@@ -28,6 +42,7 @@ class GrpcReceiverConfig:
     max_concurrent_streams: int = _opt(
         32, "Concurrent RPCs served (the Collector's exporter uses up to 10)."
     )
+    tls: TlsServerConfig = field(default_factory=TlsServerConfig)
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,12 @@ class HttpReceiverConfig:
     endpoint: str = _opt("127.0.0.1:4318", "host:port to listen on (port 0 picks a free one).")
     max_request_body_mib: int = _opt(
         64, "Largest accepted request body, MiB, both as sent and after gunzip."
+    )
+    tls: TlsServerConfig = field(default_factory=TlsServerConfig)
+    allowed_hosts: str | None = _opt(
+        None,
+        "Comma-separated Host names answered besides loopback names (421 for others); "
+        "null = loopback names only when bound to loopback, any name otherwise.",
     )
 
 
@@ -297,6 +318,12 @@ class PrometheusExportConfig:
         "Serve otelml_feature_quality_ratio and otelml_feature_quality_baseline_ratio on "
         "/metrics (6 issues per series each); the JSON API and the OTLP push keep them.",
     )
+    tls: TlsServerConfig = field(default_factory=TlsServerConfig)
+    allowed_hosts: str | None = _opt(
+        None,
+        "Comma-separated Host names answered besides loopback names (421 for others); "
+        "null = loopback names only when bound to loopback, any name otherwise.",
+    )
 
 
 @dataclass(frozen=True)
@@ -316,3 +343,35 @@ class ExportConfig:
     prometheus: PrometheusExportConfig = field(default_factory=PrometheusExportConfig)
     otlp: OtlpExportConfig = field(default_factory=OtlpExportConfig)
     max_series: int = _opt(100000, "Exported series per metric; more are labelled __overflow__.")
+
+
+_TOKENS_HELP = (
+    "Comma-separated bearer tokens (best from the environment, e.g. OTELML_AUTH__{}_TOKENS); "
+    "null = none."
+)
+_FILE_HELP = (
+    "File of bearer tokens, one per line (# comments), re-read when it changes; null = none."
+)
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """Bearer tokens of the listeners, by scope; several per scope, for rotation.
+
+    ingest tokens may send OTLP; read tokens may call the API's GET routes and /metrics; write
+    tokens may do all of that and change state (baselines, freeze, pin, evaluate). The OTLP
+    receivers require a token once ingest or write tokens are configured, the API once read or
+    write tokens are; /healthz and /readyz never do.
+    """
+
+    ingest_tokens: str | None = _opt(None, _TOKENS_HELP.format("INGEST") + " OTLP only.")
+    ingest_tokens_file: str | None = _opt(None, _FILE_HELP)
+    read_tokens: str | None = _opt(None, _TOKENS_HELP.format("READ") + " API GET routes, /metrics.")
+    read_tokens_file: str | None = _opt(None, _FILE_HELP)
+    write_tokens: str | None = _opt(
+        None, _TOKENS_HELP.format("WRITE") + " Everything: OTLP, API reads and writes."
+    )
+    write_tokens_file: str | None = _opt(None, _FILE_HELP)
+    file_check_interval_s: float = _opt(
+        1.0, "Seconds between checks of the token files for a change."
+    )

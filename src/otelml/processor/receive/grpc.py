@@ -7,6 +7,11 @@ Collector's 8192-item batches can exceed it) to ``max_recv_msg_size_mib``; large
 RESOURCE_EXHAUSTED from gRPC itself. A full write queue answers RESOURCE_EXHAUSTED with a
 ``google.rpc.RetryInfo`` detail: the Collector's exporter retries RESOURCE_EXHAUSTED only when
 the server sends one.
+
+With ingest or write tokens configured, a call needs ``authorization: Bearer <token>`` metadata
+(what the Collector's ``bearertokenauth`` extension sends): UNAUTHENTICATED without a valid one,
+PERMISSION_DENIED for a token of another scope, both counted before the message is decoded.
+:func:`bind` listens in plain text or with TLS (client certificates required with a client CA).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from otelml.processor.receive.budget import Overloaded
 from otelml.processor.receive.otlp import BadRequest, Signal, decode_request
 from otelml.processor.receive.otlp import response as otlp_response
 from otelml.processor.receive.pipeline import Pipeline, Status
+from otelml.processor.security import Tokens, Verdict
 
 SERVICES: dict[str, Signal] = {
     "opentelemetry.proto.collector.metrics.v1.MetricsService": "metrics",
@@ -41,10 +47,31 @@ def _retry_metadata(message: str, retry_after_s: int) -> tuple[tuple[str, bytes]
     return (("grpc-status-details-bin", status.SerializeToString()),)
 
 
+async def _authenticate(
+    tokens: Tokens, pipeline: Pipeline, signal: Signal, context: grpc.aio.ServicerContext[Any, Any]
+) -> None:
+    metadata = context.invocation_metadata() or ()
+    header = next((str(v) for k, v in metadata if k == "authorization"), None)
+    verdict = tokens.check(header, "ingest")
+    if verdict is Verdict.OK:
+        return
+    if verdict is Verdict.FORBIDDEN:
+        pipeline.malformed(signal, "forbidden")
+        await context.abort(grpc.StatusCode.PERMISSION_DENIED, "the token lacks the ingest scope")
+    pipeline.malformed(signal, "unauthenticated")
+    what = "missing" if verdict is Verdict.MISSING else "not valid"
+    await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"bearer token {what}")
+
+
 def _handler(
-    pipeline: Pipeline, signal: Signal, retry_after_s: int
+    pipeline: Pipeline, signal: Signal, retry_after_s: int, tokens: Tokens | None
 ) -> Callable[[bytes, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]:
+    protected = tokens is not None and tokens.protects("otlp")
+
     async def export(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        if protected:
+            assert tokens is not None
+            await _authenticate(tokens, pipeline, signal, context)
         try:
             message = decode_request(signal, request, "protobuf")
         except BadRequest as exc:
@@ -97,8 +124,12 @@ def make_grpc_server(
     max_concurrent_streams: int,
     retry_after_s: int = 1,
     idle_timeout_s: float = 120.0,
+    tokens: Tokens | None = None,
 ) -> grpc.aio.Server:
-    """Return an unstarted grpc.aio server with the three OTLP services (add a port, start)."""
+    """Return an unstarted grpc.aio server with the three OTLP services (:func:`bind`, start).
+
+    ``tokens`` that protect ``otlp`` make every call present one of them.
+    """
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", max_recv_mib * 1024 * 1024),
@@ -109,10 +140,28 @@ def make_grpc_server(
     handlers = []
     for service, signal in SERVICES.items():
         method = grpc.unary_unary_rpc_method_handler(
-            _handler(pipeline, signal, retry_after_s),
+            _handler(pipeline, signal, retry_after_s, tokens),
             request_deserializer=None,
             response_serializer=lambda m: m.SerializeToString(),
         )
         handlers.append(grpc.method_handlers_generic_handler(service, {"Export": method}))
     server.add_generic_rpc_handlers(handlers)
     return server
+
+
+def bind(
+    server: grpc.aio.Server, address: str, tls: tuple[bytes, bytes, bytes | None] | None
+) -> int:
+    """Return the port bound at ``address``: plain text, or TLS from (key, cert, client CA) PEM.
+
+    With a client CA, clients must present a certificate it signed (mutual TLS).
+    """
+    if tls is None:
+        port: int = server.add_insecure_port(address)
+        return port
+    key, cert, client_ca = tls
+    credentials = grpc.ssl_server_credentials(
+        [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+    port = server.add_secure_port(address, credentials)
+    return port

@@ -5,6 +5,11 @@ Bodies are ``application/x-protobuf`` or ``application/json`` (OTLP JSON), optio
 ``google.rpc.Status`` body, as the OTLP specification asks: 400 for undecodable requests, 413 for
 bodies over the limit, 415 for other content types, 503 with ``Retry-After`` when the write
 queue is full (the Collector's otlphttp exporter retries 503 and honours Retry-After).
+
+With ingest or write tokens configured, a request needs ``Authorization: Bearer <token>``: 401
+with ``WWW-Authenticate: Bearer`` without a valid one, 403 for a token of another scope, both
+counted and answered before the body is read. Bound to loopback, a request whose ``Host`` is not
+a loopback name gets 421 (a DNS-rebinding web page); ``allowed_hosts`` adds names.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from otelml.processor.receive.otlp import (
 from otelml.processor.receive.otlp import encode as encode_message
 from otelml.processor.receive.otlp import response as otlp_response
 from otelml.processor.receive.pipeline import Pipeline, Status
+from otelml.processor.security import HostPolicy, Tokens, Verdict
 
 _CONTENT_TYPES: dict[str, Encoding] = {
     "application/x-protobuf": "protobuf",
@@ -41,26 +47,75 @@ def _signal_of(path: str) -> Signal:
     return _SIGNALS.get(path, "metrics")
 
 
-_GRPC_CODES = {400: 3, 413: 8, 415: 3, 503: 14}  # INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAVAILABLE
+# INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED, RESOURCE_EXHAUSTED, UNAVAILABLE
+_GRPC_CODES = {400: 3, 401: 16, 403: 7, 413: 8, 415: 3, 421: 7, 503: 14}
 
 
 def _error(
-    status: int, message: str, encoding: Encoding, retry_after: int | None = None
+    status: int,
+    message: str,
+    encoding: Encoding,
+    retry_after: int | None = None,
+    challenge: str | None = None,
 ) -> web.Response:
     body = encode_message(
         status_pb2.Status(code=_GRPC_CODES.get(status, 2), message=message[:1024]), encoding
     )
-    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    headers: dict[str, str] = {}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    if challenge is not None:
+        headers["WWW-Authenticate"] = challenge
     return web.Response(status=status, body=body, content_type=_MIME[encoding], headers=headers)
 
 
+def _refusal(
+    request: web.Request,
+    signal: Signal,
+    pipeline: Pipeline,
+    tokens: Tokens | None,
+    hosts: HostPolicy,
+) -> web.Response | None:
+    encoding = _CONTENT_TYPES.get(request.content_type, "json")
+    if not hosts.allows(request.headers.get("Host")):
+        pipeline.malformed(signal)
+        return _error(421, "this listener does not answer that host name", encoding)
+    if tokens is None or not tokens.protects("otlp"):
+        return None
+    verdict = tokens.check(request.headers.get("Authorization"), "ingest")
+    if verdict is Verdict.OK:
+        return None
+    if verdict is Verdict.FORBIDDEN:
+        pipeline.malformed(signal, "forbidden")
+        challenge = 'Bearer realm="otelml", error="insufficient_scope", scope="ingest"'
+        return _error(403, "the bearer token lacks the ingest scope", encoding, None, challenge)
+    pipeline.malformed(signal, "unauthenticated")
+    if verdict is Verdict.MISSING:
+        return _error(401, "bearer token missing", encoding, None, 'Bearer realm="otelml"')
+    challenge = 'Bearer realm="otelml", error="invalid_token"'
+    return _error(401, "bearer token not valid", encoding, None, challenge)
+
+
 def make_otlp_http_app(
-    pipeline: Pipeline, *, max_body: int, retry_after_s: int = 1
+    pipeline: Pipeline,
+    *,
+    max_body: int,
+    retry_after_s: int = 1,
+    tokens: Tokens | None = None,
+    hosts: HostPolicy | None = None,
 ) -> web.Application:
-    """Return the aiohttp application serving the three OTLP/HTTP paths."""
+    """Return the aiohttp application serving the three OTLP/HTTP paths.
+
+    ``tokens`` that protect ``otlp`` make every request present one of them; ``hosts`` says
+    which ``Host`` headers are answered (default: any).
+    """
+    host_policy = hosts or HostPolicy(None)
 
     def handler(signal: Signal) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:
+            refused = _refusal(request, signal, pipeline, tokens, host_policy)
+            if refused is not None:
+                return refused
             encoding = _CONTENT_TYPES.get(request.content_type)
             if encoding is None:
                 pipeline.malformed(signal)
