@@ -30,7 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "api": {"leaf", "state", "evaluate", "export"},
     "top": {"leaf", "state", "receive", "evaluate", "export", "api"},
 }
-LEAVES = {"config", "configload", "security", "telemetry"}
+LEAVES = {"config", "configload", "inflight", "security", "telemetry"}
 TOP = {"service", "__init__"}
 WIRE_MODULES = ("google.protobuf", "opentelemetry.proto", "grpc")
 MAX_LINES = 400

@@ -14,6 +14,7 @@ import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
 from otelml.processor.api.app import make_http_app
+from otelml.processor.inflight import InflightBudget
 from otelml.processor.state.context import ProcessorContext
 
 from . import openapi_check, promtext
@@ -259,3 +260,32 @@ async def test_background_evaluation_and_watched_directory(
         await _call(client, "GET", "/healthz", 200)
     # cleanup cancelled the tasks and closed the registry it created
     assert "owns_registry" not in ctx.extras
+
+
+async def test_a_baseline_beyond_the_caps_is_409_and_a_replacement_is_not(
+    client: TestClient,  # type: ignore[type-arg]
+    ctx: ProcessorContext,
+    baseline,  # type: ignore[no-untyped-def]
+) -> None:
+    await _call(client, "GET", "/api/v1/baselines", 200)  # the registry exists from here on
+    ctx.registry.max_baselines = 1
+    await _call(client, "PUT", MV + "/baseline", 201, data=baseline.to_json())
+    err = await _call(
+        client, "PUT", "/api/v1/models/fraud/versions/9.9.9/baseline", 409, data=baseline.to_json()
+    )
+    assert "cap" in err["error"]["message"]
+    await _call(client, "PUT", MV + "/baseline", 201, data=baseline.to_json())
+
+
+async def test_an_upload_beyond_the_inflight_budget_is_503(
+    ctx: ProcessorContext,
+    baseline,  # type: ignore[no-untyped-def]
+) -> None:
+    class Pipe:
+        budget = InflightBudget(100)
+
+    ctx.extras["pipeline"] = Pipe()
+    app = make_http_app(ctx, background=False)
+    async with TestClient(TestServer(app)) as client:
+        err = await _call(client, "PUT", MV + "/baseline", 503, data=baseline.to_json())
+    assert "budget" in err["error"]["message"]

@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from otelml.processor.config import ProcessorConfig
-from otelml.processor.receive.budget import InflightBudget
+from otelml.processor.inflight import InflightBudget
 from otelml.processor.receive.grpc import bind, make_grpc_server
 from otelml.processor.receive.http import make_otlp_http_app
 from otelml.processor.receive.ingest import metrics_replayer

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
+from collections.abc import Iterator
 
 from aiohttp import web
 
@@ -15,8 +18,9 @@ from otelml.processor.api.http import (
     time_param,
 )
 from otelml.processor.evaluate import freeze
-from otelml.processor.evaluate.baselines import parse_baseline
-from otelml.stats.baseline import BaselineFormatError
+from otelml.processor.evaluate.baselines import BaselineInfo, BaselineLimitError, parse_baseline
+from otelml.processor.inflight import Overloaded
+from otelml.stats.baseline import Baseline, BaselineFormatError
 
 
 async def list_baselines(request: web.Request) -> web.Response:
@@ -49,16 +53,44 @@ async def put_baseline(request: web.Request) -> web.Response:
     body = await request.read()
     if not body:
         raise ApiError(400, "body: expected an otelml baseline JSON document", "body")
-    try:
-        baseline = parse_baseline(body)
-    except BaselineFormatError as exc:
-        raise ApiError(400, f"body: {exc}", "body") from None
+    with _held(request, len(body)):
+        try:
+            # Off the event loop: parsing a 64 MB document takes seconds that OTLP clients,
+            # probes and scrapes must not wait for.
+            baseline = await asyncio.to_thread(parse_baseline, body)
+        except BaselineFormatError as exc:
+            raise ApiError(400, f"body: {exc}", "body") from None
     if baseline.model != model:
         raise ApiError(
             400, f"model: the baseline is for model {baseline.model!r}, not {model!r}", "model"
         )
-    info = context(request).registry.put(baseline, source="api", version=version)
+    info = await _put(request, baseline, source="api", version=version)
     return json_response(info.to_dict(), 201)
+
+
+@contextlib.contextmanager
+def _held(request: web.Request, n: int) -> Iterator[None]:
+    """Hold ``n`` bytes of the processor's in-flight budget (shared with the receivers)."""
+    pipeline = context(request).extras.get("pipeline")
+    if pipeline is None:
+        yield
+        return
+    with pipeline.budget.hold() as hold:
+        try:
+            hold.take(n)
+        except Overloaded as exc:
+            raise ApiError(503, f"body: {exc}; retry later", "body") from None
+        yield
+
+
+async def _put(
+    request: web.Request, baseline: Baseline, *, source: str, version: str | None = None
+) -> BaselineInfo:
+    registry = context(request).registry
+    try:
+        return await asyncio.to_thread(registry.put, baseline, source=source, version=version)
+    except BaselineLimitError as exc:
+        raise ApiError(409, str(exc)) from None
 
 
 async def delete_baseline(request: web.Request) -> web.Response:
@@ -107,12 +139,13 @@ async def _build(
             f"{env!r} in the requested range",
         )
     previous = ctx.registry.get(model, version)
-    baseline = freeze.baseline_from_windows(
+    baseline = await asyncio.to_thread(
+        freeze.baseline_from_windows,
         model,
         version,
         windows,
         previous=None if previous is None else previous.baseline,
         now=ctx.clock(),
     )
-    info = ctx.registry.put(baseline, source=source)
+    info = await _put(request, baseline, source=source)
     return json_response({**info.to_dict(), "environment": env, "from_version": from_version}, 201)

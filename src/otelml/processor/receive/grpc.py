@@ -23,7 +23,7 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
 
-from otelml.processor.receive.budget import Overloaded
+from otelml.processor.inflight import Overloaded
 from otelml.processor.receive.otlp import BadRequest, Signal, decode_request
 from otelml.processor.receive.otlp import response as otlp_response
 from otelml.processor.receive.pipeline import Pipeline, Status

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from google.rpc import status_pb2  # type: ignore[import-untyped]
 
-from otelml.processor.receive.budget import Hold, Overloaded
+from otelml.processor.inflight import Hold, Overloaded
 from otelml.processor.receive.otlp import (
     BadRequest,
     Encoding,

@@ -27,8 +27,8 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from otelml.processor.receive import budget
-from otelml.processor.receive.budget import Hold
+from otelml.processor.inflight import Hold
+from otelml.processor.receive import gunzip as gz
 
 Signal = Literal["metrics", "traces", "logs"]
 Encoding = Literal["protobuf", "json"]
@@ -133,13 +133,13 @@ def gunzip(body: bytes, limit: int, *, max_ratio: float = 0.0, hold: Hold | None
     """Return the gzip-decoded body, chunk by chunk within ``limit``, ``max_ratio`` and ``hold``.
 
     Raises :class:`TooLarge` for a bomb, :class:`BadRequest` for a broken stream, and
-    :class:`~otelml.processor.receive.budget.Overloaded` when the in-flight budget is spent.
+    :class:`~otelml.processor.inflight.Overloaded` when the in-flight budget is spent.
     """
     try:
-        return budget.gunzip(body, limit, max_ratio=max_ratio, hold=hold)
-    except budget.BombError as exc:
+        return gz.gunzip(body, limit, max_ratio=max_ratio, hold=hold)
+    except gz.BombError as exc:
         raise TooLarge(str(exc)) from exc
-    except budget.BadGzip as exc:
+    except gz.BadGzip as exc:
         raise BadRequest(str(exc)) from exc
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from otelml.processor.receive.budget import InflightBudget
+from otelml.processor.inflight import InflightBudget
 from otelml.processor.receive.ingest import ingest_metrics
 from otelml.processor.receive.logs import ingest_logs
 from otelml.processor.receive.otlp import PartialSuccess, Signal, item_count
