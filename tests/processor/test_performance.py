@@ -182,3 +182,16 @@ def test_concept_drift_is_flagged_as_divergence(scenario: Scenario) -> None:
     assert ev.divergence["accuracy"]
     assert ev.divergence["roc_auc"]
     assert ev.metrics["accuracy"] < ev.estimated["accuracy"] - 0.3
+
+
+def test_a_sub_minute_window_is_never_served_stale(tmp_path: Path) -> None:
+    cfg = config(performance={"resolution_s": 10, "window_s": 10})
+    t0 = 1_700_000_040.0  # a minute's start: both reads below fall in the same minute
+    joins = open_joins(tmp_path / "j.db", cfg, clock=lambda: t0 + 5)
+    try:
+        joins.apply([prediction("p1", t0 + 1, value=0.8), actual("p1", t0 + 2, label="1")])
+        evaluator = PerformanceEvaluator(joins, None, cfg, clock=lambda: t0 + 5)
+        assert len(evaluator.evaluate(t0 + 5)) == 1  # the window [t0, t0 + 10) has it
+        assert evaluator.evaluate(t0 + 15) == []  # the next 10 s window has nothing
+    finally:
+        joins.close()

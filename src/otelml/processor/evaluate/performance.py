@@ -18,7 +18,7 @@ For every (model, version, environment, segment) with predictions in the window
   not random (only flagged cases get labels) from raising the flag by itself.
 
 The CBPE estimator is fitted once per baseline and cached. Results are cached per join and
-registry generation and per minute.
+registry generation and per evaluation window.
 """
 
 from __future__ import annotations
@@ -134,11 +134,13 @@ class PerformanceEvaluator:
     def evaluate(self, now: float | None = None) -> list[PerformanceEvaluation]:
         """Return the evaluation of every series with predictions in the window."""
         now = self.clock() if now is None else now
-        key = (self.joins.generation, getattr(self.registry, "generation", 0), int(now // 60))
+        start, end = self.window_bounds(now)
+        # Keyed by the window itself: a minute key served the previous window's results for
+        # the rest of the minute when performance.resolution_s is shorter.
+        key = (self.joins.generation, getattr(self.registry, "generation", 0), start, end)
         with self._lock:
             if self._cache is not None and self._cache[0] == key:
                 return self._cache[1]
-        start, end = self.window_bounds(now)
         out = [
             self._evaluate(sk, cell, start, end, now)
             for sk, cell in sorted(self.joins.window(start, end).items())
