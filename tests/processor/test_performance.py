@@ -195,3 +195,43 @@ def test_a_sub_minute_window_is_never_served_stale(tmp_path: Path) -> None:
         assert evaluator.evaluate(t0 + 15) == []  # the next 10 s window has nothing
     finally:
         joins.close()
+
+
+def test_the_estimate_uses_the_models_own_decision(tmp_path: Path) -> None:
+    """A model that says "1" above 0.3, not 0.5: the estimate must follow its labels."""
+    rng = np.random.default_rng(11)
+    ref_p = _sigmoid(2.0 * rng.normal(0.0, 2.0, 20000))
+    ref_y = (rng.uniform(size=ref_p.size) < ref_p).astype(int)
+    cfg = config(performance={"window_s": 3600, "min_labels": 10})
+    now = T0 + 1800.0
+    joins = open_joins(tmp_path / "o.db", cfg, clock=lambda: now)
+    registry = BaselineRegistry(tmp_path / "o.db")
+    try:
+        registry.put(
+            Baseline(
+                "m",
+                "1",
+                {},
+                reference_scores={"scores": ref_p[:5000].tolist(), "labels": ref_y[:5000].tolist()},
+            )
+        )
+        p = _sigmoid(2.0 * rng.normal(0.0, 2.0, 3000))
+        own = np.where(p > 0.3, "1", "0")
+        events = [
+            prediction(f"p{i}", T0 + i % 3000, value=float(p[i]), label=str(own[i]))
+            for i in range(p.size)
+        ]
+        for batch in chunks(events, 1000):
+            joins.apply(batch)
+        evaluator = PerformanceEvaluator(joins, registry, cfg, clock=lambda: now)
+        [ev] = [e for e in evaluator.evaluate() if e.segment == ""]
+        estimator = evaluator.estimator("m", "1")
+        assert estimator is not None
+        offline = estimator.estimate(p, y_pred=(own == "1").astype(int))
+        for metric in ("accuracy", "precision", "recall", "f1"):
+            assert abs(ev.estimated[metric] - offline.estimates[metric]) < 0.01, metric
+        by_threshold = estimator.estimate(p)  # what score > 0.5 would have said
+        assert abs(by_threshold.estimates["recall"] - offline.estimates["recall"]) > 0.05
+    finally:
+        joins.close()
+        registry.close()

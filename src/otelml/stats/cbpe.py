@@ -215,13 +215,19 @@ class CBPEEstimator:
         _, group = np.unique(s, return_inverse=True)
         return estimate_from_units(np.ones_like(p), p, p * (1.0 - p), predicted, group.ravel())
 
-    def estimate_histogram(self, edges: ArrayLike, counts: ArrayLike) -> CBPEResult:
+    def estimate_histogram(
+        self, edges: ArrayLike, counts: ArrayLike, *, predicted_positive: ArrayLike | None = None
+    ) -> CBPEResult:
         """Return the CBPE estimate from score counts on upper-inclusive bins.
 
         Scores are taken as uniform within a bin (outer bins reach the reference's score
         range); a bin straddling the threshold is split in proportion to its widths. The
         variance uses c·p̄(1-p̄) per bin, an upper bound of Σ p(1-p) (Jensen). Fine bins
         (e.g. 1000 over [0, 1]) keep the result within ~1e-3 of the raw-score estimate.
+
+        ``predicted_positive``: per bin, how many of its predictions the model itself labelled
+        positive (its own decision, whatever its threshold); without it a prediction is
+        positive when its score is above ``threshold``.
         """
         e = np.asarray(edges, dtype=np.float64).ravel()
         c = np.asarray(counts, dtype=np.float64).ravel()
@@ -231,6 +237,8 @@ class CBPEEstimator:
         hi = max(self.score_range[1], float(e[-1]))
         lower = np.concatenate([[lo], e])
         upper = np.concatenate([e, [hi]])
+        if predicted_positive is not None:
+            return self._estimate_own(lower, upper, c, predicted_positive)
         t = self.threshold
         frac_below = np.where(
             upper <= t,
@@ -244,6 +252,28 @@ class CBPEEstimator:
         p_hi = self.mean_probability(np.maximum(lower, np.minimum(upper, t)), upper)
         count = np.concatenate([c_lo, c_hi])
         prob = np.concatenate([p_lo, p_hi])
+        predicted = np.concatenate([np.zeros(c.size, bool), np.ones(c.size, bool)])
+        used = count > 0
+        return estimate_from_units(
+            count[used],
+            prob[used],
+            (count * prob * (1.0 - prob))[used],
+            predicted[used],
+            np.concatenate([bins, bins])[used],
+        )
+
+    def _estimate_own(
+        self, lower: _FloatArray, upper: _FloatArray, c: _FloatArray, predicted_positive: ArrayLike
+    ) -> CBPEResult:
+        pp = np.asarray(predicted_positive, dtype=np.float64).ravel()
+        if pp.shape != c.shape or (pp < 0).any() or (pp > c).any():
+            raise ValueError("predicted_positive: expected one count per bin, within its counts")
+        # Each bin becomes two units, its predictions the model called negative and positive,
+        # both at the bin's mean calibrated probability.
+        p_bin = self.mean_probability(lower, upper)
+        bins = np.arange(c.size)
+        count = np.concatenate([c - pp, pp])
+        prob = np.concatenate([p_bin, p_bin])
         predicted = np.concatenate([np.zeros(c.size, bool), np.ones(c.size, bool)])
         used = count > 0
         return estimate_from_units(

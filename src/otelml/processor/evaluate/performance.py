@@ -182,12 +182,19 @@ class PerformanceEvaluator:
         if estimator is not None:
             counts = cell.score_counts()
             if counts.sum() > 0:
-                res = estimator.estimate_histogram(SCORE_EDGES, counts)
+                # The model's own decision (or the declared threshold), never an assumed one.
+                res = estimator.estimate_histogram(
+                    SCORE_EDGES, counts, predicted_positive=cell.called_positive_counts()
+                )
                 estimated = {m: res.estimates[m] for m in CBPE_METRICS}
                 std_errors = {m: res.std_errors[m] for m in CBPE_METRICS}
             sh = cell.score_histograms()
             if sh.count > 0:
-                on_labeled = estimator.estimate_histogram(SCORE_EDGES, sh.positive + sh.negative)
+                on_labeled = estimator.estimate_histogram(
+                    SCORE_EDGES,
+                    sh.positive + sh.negative,
+                    predicted_positive=cell.labeled_called_positive_counts(),
+                )
                 div = divergence(
                     on_labeled,
                     {m: realised[m] for m in CBPE_METRICS if m in realised},

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from otelml import semconv
 from otelml.processor.state.pending import ACTUALS, JOINED, PREDICTIONS, Actual, Prediction
 from otelml.processor.state.perfstate import Cell
-from otelml.processor.state.rows import Row, contribution, task_of
+from otelml.processor.state.rows import Row, contribution, predicted_positive, task_of
 
 if TYPE_CHECKING:
     from otelml.processor.state.joins import Joins
@@ -82,6 +82,10 @@ class JoinTransaction:
         keys = [(p.model, p.version, p.environment, s, w) for s in segs for w in (ws, TOTAL)]
         return [self.cell(k) for k in keys]
 
+    def _called_positive(self, p: Prediction) -> bool:
+        pos = self.engine.config.performance.positive_label_of(p.model)
+        return predicted_positive(p, positive=pos, threshold=self.engine.threshold)
+
     def _row(self, p: Prediction, a: Actual) -> Row | None:
         pos = self.engine.config.performance.positive_label_of(p.model)
         return contribution(p, a, positive=pos, threshold=self.engine.threshold)
@@ -134,8 +138,9 @@ class JoinTransaction:
                 self.models.add(model)
                 self.count(model, "predictions")
                 score = p.value if task_of(p) == "binary" else None
+                called = None if score is None else self._called_positive(p)
                 for c in self._cells_of(p):
-                    c.add_prediction(score)
+                    c.add_prediction(score, called_positive=called)
                 orphan = orphans.pop(p.id, None)
                 if orphan is not None:
                     a = Actual.load(model, p.id, orphan[1])

@@ -65,6 +65,7 @@ class Cell:
         "confusion",
         "delay",
         "delay_sum",
+        "lab_pp",
         "labeled",
         "log_loss",
         "neg",
@@ -81,11 +82,19 @@ class Cell:
         "reg_s2",
         "reg_sq",
         "score_all",
+        "score_pp",
+        "score_pp_n",
     )
 
     def __init__(self) -> None:
         self.predictions = 0
         self.score_all: dict[int, int] = {}
+        self.score_pp: dict[int, int] = {}
+        """Score bins of the predictions the model called positive (its own decision)."""
+        self.score_pp_n = 0
+        """Scored predictions whose decision is known (cells older than it lack some)."""
+        self.lab_pp: dict[int, int] = {}
+        """Score bins of the labelled predictions the model called positive."""
         self.labeled = 0
         self.confusion: dict[tuple[str, str], int] = {}
         self.pos: dict[int, int] = {}
@@ -107,11 +116,18 @@ class Cell:
 
     # -- updates ---------------------------------------------------------------------------------
 
-    def add_prediction(self, score: float | None, sign: int = 1) -> None:
-        """Count one prediction (labelled or not) and its binary score."""
+    def add_prediction(
+        self, score: float | None, sign: int = 1, *, called_positive: bool | None = None
+    ) -> None:
+        """Count one prediction (labelled or not), its binary score and the model's decision."""
         self.predictions += sign
         if score is not None and math.isfinite(score):
-            _add(self.score_all, score_bin(score), sign)
+            b = score_bin(score)
+            _add(self.score_all, b, sign)
+            if called_positive is not None:
+                self.score_pp_n += sign
+                if called_positive:
+                    _add(self.score_pp, b, sign)
 
     def add_delay(self, seconds: float, sign: int = 1) -> None:
         """Count one label delay (actual time minus prediction time)."""
@@ -130,6 +146,8 @@ class Cell:
             s = row.score
             if s is not None and math.isfinite(s):
                 _add(self.pos if row.positive else self.neg, score_bin(s), sign)
+                if row.pred_positive:
+                    _add(self.lab_pp, score_bin(s), sign)
                 if 0.0 <= s <= 1.0:
                     self._add_prob(2, (1.0 - s, s), 1 if row.positive else 0, sign)
             return
@@ -180,6 +198,11 @@ class Cell:
         self.predictions += other.predictions
         for k, v in other.score_all.items():
             _add(self.score_all, k, v)
+        for k, v in other.score_pp.items():
+            _add(self.score_pp, k, v)
+        self.score_pp_n += other.score_pp_n
+        for k, v in other.lab_pp.items():
+            _add(self.lab_pp, k, v)
         self.labeled += other.labeled
         for key, n in other.confusion.items():
             _add(self.confusion, key, n)
@@ -231,6 +254,10 @@ class Cell:
         d: dict[str, Any] = {"p": self.predictions, "l": self.labeled}
         if self.score_all:
             d["sa"] = [[k, v] for k, v in self.score_all.items()]
+        if self.score_pp_n:
+            d["pp"] = [self.score_pp_n, [[k, v] for k, v in self.score_pp.items()]]
+        if self.lab_pp:
+            d["lp"] = [[k, v] for k, v in self.lab_pp.items()]
         if self.confusion:
             d["cm"] = [[t, p, n] for (t, p), n in self.confusion.items()]
         if self.pos or self.neg:
@@ -263,6 +290,10 @@ class Cell:
         c = cls()
         c.predictions, c.labeled = int(d["p"]), int(d["l"])
         c.score_all = {int(k): int(v) for k, v in d.get("sa", ())}
+        if "pp" in d:
+            c.score_pp_n = int(d["pp"][0])
+            c.score_pp = {int(k): int(v) for k, v in d["pp"][1]}
+        c.lab_pp = {int(k): int(v) for k, v in d.get("lp", ())}
         c.confusion = {(str(t), str(p)): int(n) for t, p, n in d.get("cm", ())}
         c.pos = {int(k): int(v) for k, v in d.get("sp", ())}
         c.neg = {int(k): int(v) for k, v in d.get("sn", ())}
@@ -302,6 +333,20 @@ class Cell:
     def score_counts(self) -> np.ndarray:
         """Return every prediction's score counts on :data:`SCORE_EDGES` (for CBPE)."""
         return _dense(self.score_all)
+
+    def called_positive_counts(self) -> np.ndarray | None:
+        """Return the score counts of the predictions the model called positive (for CBPE).
+
+        None when the decision of some scored prediction is unknown (cells stored before it
+        was kept): the estimate then falls back to the threshold.
+        """
+        if self.score_pp_n != sum(self.score_all.values()):
+            return None
+        return _dense(self.score_pp)
+
+    def labeled_called_positive_counts(self) -> np.ndarray:
+        """Return the score counts of labelled predictions the model called positive."""
+        return _dense(self.lab_pp)
 
     def regression_sums(self) -> RegressionSums:
         """Return the regression sums as a stats state."""

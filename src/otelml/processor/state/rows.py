@@ -27,6 +27,8 @@ class Row:
     """Binary: the positive-class score; multiclass: unused."""
     positive: bool = False
     """Binary: whether the actual is the positive label."""
+    pred_positive: bool = False
+    """Binary: whether the model's own label (or the threshold's) is the positive one."""
     scores: tuple[float, ...] | None = None
     classes: tuple[str, ...] | None = None
     y: float = 0.0
@@ -49,6 +51,13 @@ def _true_label(a: Actual) -> str | None:
     if v is not None and math.isfinite(v) and v == int(v):
         return str(int(v))
     return None
+
+
+def predicted_positive(p: Prediction, *, positive: str = "1", threshold: float = 0.5) -> bool:
+    """Return whether a binary prediction says ``positive``: its own label, else the threshold."""
+    if p.label is not None:
+        return _norm(p.label) == positive
+    return p.value is not None and p.value > threshold
 
 
 def task_of(p: Prediction) -> str:
@@ -89,7 +98,14 @@ def contribution(
             pred = positive if p.value > threshold else negative
         else:
             return None
-        return Row("binary", true=true, pred=pred, score=p.value, positive=true == positive)
+        return Row(
+            "binary",
+            true=true,
+            pred=pred,
+            score=p.value,
+            positive=true == positive,
+            pred_positive=pred == positive,
+        )
     if p.label is not None:
         pred = p.label
     elif p.scores is not None and p.classes is not None:
