@@ -245,22 +245,11 @@ class CBPEEstimator:
             1.0,
             np.where(lower >= t, 0.0, (t - lower) / np.where(upper > lower, upper - lower, 1.0)),
         )
-        bins = np.arange(c.size)
         # Each bin becomes up to two units: the part at or below the threshold, the part above.
         c_lo, c_hi = c * frac_below, c * (1.0 - frac_below)
         p_lo = self.mean_probability(lower, np.minimum(upper, np.maximum(lower, t)))
         p_hi = self.mean_probability(np.maximum(lower, np.minimum(upper, t)), upper)
-        count = np.concatenate([c_lo, c_hi])
-        prob = np.concatenate([p_lo, p_hi])
-        predicted = np.concatenate([np.zeros(c.size, bool), np.ones(c.size, bool)])
-        used = count > 0
-        return estimate_from_units(
-            count[used],
-            prob[used],
-            (count * prob * (1.0 - prob))[used],
-            predicted[used],
-            np.concatenate([bins, bins])[used],
-        )
+        return _two_units_per_bin(c_lo, c_hi, p_lo, p_hi)
 
     def _estimate_own(
         self, lower: _FloatArray, upper: _FloatArray, c: _FloatArray, predicted_positive: ArrayLike
@@ -271,18 +260,7 @@ class CBPEEstimator:
         # Each bin becomes two units, its predictions the model called negative and positive,
         # both at the bin's mean calibrated probability.
         p_bin = self.mean_probability(lower, upper)
-        bins = np.arange(c.size)
-        count = np.concatenate([c - pp, pp])
-        prob = np.concatenate([p_bin, p_bin])
-        predicted = np.concatenate([np.zeros(c.size, bool), np.ones(c.size, bool)])
-        used = count > 0
-        return estimate_from_units(
-            count[used],
-            prob[used],
-            (count * prob * (1.0 - prob))[used],
-            predicted[used],
-            np.concatenate([bins, bins])[used],
-        )
+        return _two_units_per_bin(c - pp, pp, p_bin, p_bin)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict (to live in the baseline)."""
@@ -329,6 +307,24 @@ class CBPEEstimator:
             f"CBPEEstimator(threshold={self.threshold}, calibrated={self.calibrated}, "
             f"knots={self.knots_x.size}, n_reference={self.n_reference})"
         )
+
+
+def _two_units_per_bin(
+    c_neg: _FloatArray, c_pos: _FloatArray, p_neg: _FloatArray, p_pos: _FloatArray
+) -> CBPEResult:
+    """Return the estimate of bins split into a predicted-negative and a predicted-positive unit."""
+    bins = np.arange(c_neg.size)
+    count = np.concatenate([c_neg, c_pos])
+    prob = np.concatenate([p_neg, p_pos])
+    predicted = np.concatenate([np.zeros(c_neg.size, bool), np.ones(c_pos.size, bool)])
+    used = count > 0
+    return estimate_from_units(
+        count[used],
+        prob[used],
+        (count * prob * (1.0 - prob))[used],
+        predicted[used],
+        np.concatenate([bins, bins])[used],
+    )
 
 
 def _nan_equal(a: Any, b: Any) -> bool:
