@@ -87,7 +87,12 @@ def send_telemetry(endpoint: str, models: list[str], rounds: int = 1) -> None:
                 values.record(1.5, {**attrs, semconv.FEATURE_NAME: "age", semconv.SEGMENT: ""})
                 logger.emit(
                     body=f"prediction {model} {i}",
-                    attributes={**attrs, semconv.PREDICTION_ID: f"{model}-{i}"},
+                    # A complete record: the processor refuses one without a value.
+                    attributes={
+                        **attrs,
+                        semconv.PREDICTION_ID: f"{model}-{i}",
+                        semconv.PREDICTION_VALUE: 0.9,
+                    },
                     event_name=semconv.PREDICTION_EVENT,
                 )
             assert meter_provider.force_flush(10_000)

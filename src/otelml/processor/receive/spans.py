@@ -9,10 +9,7 @@ of a batch) give one value per element. A span with ``ml.telemetry.aggregated=tr
 its process also exports the metrics, which already counted it.
 
 A span with ``ml.segments.<column>`` attributes counts in its segment and in the all-rows
-series (segment ``""``).
-
-Log records ``ml.prediction`` / ``ml.actual`` are returned as :class:`LogEvent` for the
-ground-truth join; nothing of them is stored yet.
+series (segment ``""``). Log records are read by :mod:`otelml.processor.receive.logs`.
 """
 
 from __future__ import annotations
@@ -37,7 +34,6 @@ MAX_BATCH_SIZE = 2**32
 assert MAX_BATCH_SIZE < MAX_COUNT
 _FEATURE_PREFIX = semconv.FEATURE_PREFIX
 _SEGMENT_PREFIX = semconv.SEGMENT_PREFIX
-_EVENTS = frozenset({semconv.PREDICTION_EVENT, semconv.ACTUAL_EVENT})
 _FLEN = len(_FEATURE_PREFIX)
 _SLEN = len(_SEGMENT_PREFIX)
 
