@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from otelml.processor.evaluate.baselines import BaselineRegistry
 from otelml.processor.evaluate.evaluator import QUALITY_ISSUES, Evaluator
 from otelml.processor.export.prometheus import collect
-from otelml.processor.state.aggregator import PREDICTION_FEATURE
+from otelml.processor.state.aggregator import OVERFLOW, PREDICTION_FEATURE
 
 from .evaldata import (
     T0,
@@ -92,6 +93,22 @@ def test_a_missing_segment_feature_is_not_reported(baseline, registry) -> None: 
     [res] = Evaluator(make_aggregator(updates), registry, clock=lambda: T0).evaluate()
     assert res.status == "ok"
     assert ("f2", "country=US") not in {(f.feature, f.segment) for f in res.segments}
+
+
+def test_no_missing_feature_when_features_overflowed(baseline, registry) -> None:  # type: ignore[no-untyped-def]
+    # Beyond the feature cap names are counted under __overflow__: f2 may be among them.
+    registry.put(baseline)
+    agg = make_aggregator(
+        [
+            u._replace(key=dataclasses.replace(u.key, feature=OVERFLOW))
+            if u.key.feature == "f2"
+            else u
+            for u in current_updates(baseline, seed=7)
+        ]
+    )
+    [res] = Evaluator(agg, registry, clock=lambda: T0).evaluate()
+    assert all(f.quality["missing_feature"] == 0.0 for f in res.features)
+    assert "f2" not in {f.feature for f in res.features}
 
 
 def test_missing_feature_is_exported_as_a_quality_ratio(baseline, registry, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ from collections.abc import MutableMapping
 
 from otelml.processor.evaluate import freeze
 from otelml.processor.evaluate.results import QUALITY_ISSUES, BinShares, FeatureEvaluation
-from otelml.processor.state.aggregator import FeatureWindow
+from otelml.processor.state.aggregator import OVERFLOW, FeatureWindow
 from otelml.stats.baseline import Baseline, FeatureBaseline
 from otelml.stats.categorical import CategoryCounts
 from otelml.stats.histogram import FixedHistogram
@@ -78,9 +78,12 @@ def missing_features(
 
     A feature renamed or dropped upstream would otherwise vanish from the status unnoticed.
     ``group`` is the totals (segment ``""``) of one model version without its prediction; a
-    window with nothing at all (no baseline, or nothing of any series) reports nothing.
+    window with nothing at all (no baseline, or nothing of any series) reports nothing, and so
+    does one with features counted under ``__overflow__`` (beyond
+    ``limits.max_features_per_model``), where an absent name may be among them.
     """
-    if baseline is None:
+    overflow = group.get(OVERFLOW)
+    if baseline is None or (overflow is not None and not overflow[1].is_empty):
         return []
     windows = [w for _, w in group.values()]
     if prediction is not None:
