@@ -505,7 +505,8 @@ def models_overview() -> Json:
         "timeseries",
         "Issue share per feature (evaluation window)",
         "Share of the window's rows with an issue (missing, nan, inf, type_mismatch, "
-        "out_of_range, new_category); only issues that occur are shown.",
+        "out_of_range, new_category; missing_feature 1 for a feature that does not arrive); "
+        "only issues that occur are shown.",
         [
             target(
                 f"max by (feature, issue) (otelml_feature_quality_ratio{{{MS}}}) > 0",
@@ -529,6 +530,22 @@ def models_overview() -> Json:
         "predicted rows.",
         [target(f"otelml:feature_invalid:ratio_rate5m{{{MS}}}", "{{feature}} {{issue}}")],
         unit="percentunit",
+    )
+    lay.add(
+        "table",
+        "Baseline features not arriving",
+        "Features of the baseline of which the evaluation window holds nothing while the model "
+        "has data (issue missing_feature): renamed or dropped upstream, not watched meanwhile. "
+        "Alert OtelmlMissingFeature.",
+        [
+            target(
+                "max by (version, feature) (otelml_feature_quality_ratio"
+                f'{{{M}, segment="", issue="missing_feature"}}) > 0',
+                instant=True,
+                fmt="table",
+            )
+        ],
+        links=_feature_link(),
     )
 
     lay.row("Performance")

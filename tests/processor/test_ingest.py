@@ -256,7 +256,7 @@ def test_spans_give_the_same_distributions() -> None:
     assert ups[("f3", "")].numeric.sum == pytest.approx(30.0)
     assert ups[("f3", "device=ios")].numeric.count == 10
     assert ups[("country", "")].categories.counts == {"US": 5, "FR": 5}
-    assert ups[("flag", "")].categories.counts == {"true": 10}
+    assert ups[("flag", "")].categories.counts == {"True": 10}  # as the client spells it
     assert ups[("bad", "")].invalid == {"nan": 10}
     assert ups[("bad", "")].rows == 10
     pred = ups[(PREDICTION_FEATURE, "")]

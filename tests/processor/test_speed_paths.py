@@ -359,20 +359,23 @@ def test_add_rows_equals_add_one_by_one() -> None:
 # -- spans: cached KeyValue bytes == the span rules on regular protobuf -----------------------
 
 
-def _observed(v: Any, limit: int) -> Any:
+def _observed(v: Any, limit: int, label: bool = False) -> Any:
     kind = v.WhichOneof("value")
     if kind == "double_value":
-        return v.double_value
+        d = v.double_value
+        if label and math.isfinite(d):  # a label is a category: 1.0 is "1", as 1 and "1"
+            return str(int(d)) if d.is_integer() else repr(d)
+        return d
     if kind == "string_value":
         if len(v.string_value) > limit:
             raise PointError("too_long", f"value longer than {limit} characters")
         return v.string_value
     if kind == "int_value":
-        return float(v.int_value)
+        return str(v.int_value) if label else float(v.int_value)
     if kind == "bool_value":
-        return "true" if v.bool_value else "false"
+        return "True" if v.bool_value else "False"
     if kind == "array_value":
-        out = [_observed(x, limit) for x in v.array_value.values]
+        out = [_observed(x, limit, label) for x in v.array_value.values]
         return [x for x in out if x is not None and not isinstance(x, list)]
     return None
 
@@ -384,6 +387,13 @@ def _any(v: Any) -> Any:
     if kind == "array_value":
         return [_any(x) for x in v.array_value.values]
     return getattr(v, kind)
+
+
+def _spelled(v: Any) -> str:
+    """A segment value as the client spells it: 1 and 1.0 as "1", booleans True / False."""
+    if isinstance(v, float) and math.isfinite(v) and v.is_integer():
+        return str(int(v))
+    return repr(v) if isinstance(v, float) else str(v)
 
 
 def _text(v: Any, key: str, limit: int) -> str:
@@ -460,7 +470,7 @@ def _reference_spans(request: Any, opts: IngestOptions) -> tuple[dict[Any, _Ref]
                             feats.append((name, _observed(raw, limit)))
                     segs = [""]
                     if segments:
-                        seg = semconv.segment_key({c: str(_any(v)) for c, v in segments})
+                        seg = semconv.segment_key({c: _spelled(_any(v)) for c, v in segments})
                         if len(seg) > limit:
                             raise PointError(
                                 "too_long", f"{semconv.SEGMENT}: longer than {limit} characters"
@@ -469,7 +479,7 @@ def _reference_spans(request: Any, opts: IngestOptions) -> tuple[dict[Any, _Ref]
                     batch = fixed.get(semconv.BATCH_SIZE)
                     rows = int(batch.int_value) if batch is not None and batch.int_value > 0 else 1
                     outputs = [
-                        _observed(fixed[k], limit)
+                        _observed(fixed[k], limit, label=k == semconv.PREDICTION_LABEL)
                         for k in (semconv.PREDICTION_VALUE, semconv.PREDICTION_LABEL)
                         if k in fixed
                     ]

@@ -11,10 +11,15 @@ The stack, all real processes on free loopback ports:
 Then every panel query of every dashboard, with its template variables set to real values, must
 return data, except the few listed in ``NO_DATA`` with a reason; every variable query must list
 the expected value; OtelmlFeatureDrift must fire for f1 and c0 and for no other feature.
+
+The baseline the processor holds has one feature more than the app sends (``RENAMED``, as if
+renamed upstream): it must be reported as ``missing_feature`` and OtelmlMissingFeature must fire
+for it alone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import re
@@ -55,6 +60,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 DRIFTED = {"f1", "c0"}
 UNDRIFTED = {"f0", "f2"}
+RENAMED = "f0_renamed_upstream"
 APP_SECONDS = 8.0
 SCRAPE = "1s"
 
@@ -161,14 +167,18 @@ def stack(stack_processes: Processes, tmp_path_factory: pytest.TempPathFactory) 
     collector = build_collector()
 
     baseline = tmp / "fraud.baseline.json"
-    baseline.write_text(reference_baseline(MODEL).to_json())
+    reference = reference_baseline(MODEL)
+    baseline.write_text(reference.to_json())
+    # The processor's baseline expects a feature that the app never sends.
+    renamed = dataclasses.replace(reference.features["f0"], name=RENAMED)
+    served = dataclasses.replace(reference, features={**reference.features, RENAMED: renamed})
     addresses = serve_addresses(
         start_serve(procs, "otelml-serve", tmp / "otelml.db", {"OTELML_LIMITS__MAX_MODELS": "1"})
     )
     metrics_url = addresses["metrics"]
     status, body = http_send(
         f"{metrics_url}/api/v1/models/{MODEL}/versions/{VERSION}/baseline",
-        baseline.read_bytes(),
+        served.to_json().encode(),
         "application/json",
         method="PUT",
     )
@@ -224,6 +234,14 @@ def stack(stack_processes: Processes, tmp_path_factory: pytest.TempPathFactory) 
         ),
         timeout=30,
         what="OtelmlFeatureDrift to fire",
+        procs=[prom],
+    )
+    wait_until(
+        lambda: prom_query(
+            prom_url, 'ALERTS{alertname="OtelmlMissingFeature", alertstate="firing"}'
+        ),
+        timeout=30,
+        what="OtelmlMissingFeature to fire",
         procs=[prom],
     )
     return Stack(prom_url, metrics_url, procs)
@@ -333,6 +351,25 @@ def test_drift_alert_fires_only_for_drifted_features(stack: Stack) -> None:
     f1 = next(a for a in api if a["labels"]["feature"] == "f1")
     assert f1["labels"]["severity"] == "warning"
     assert f1["annotations"]["summary"] == f"Feature f1 of model {MODEL} {VERSION} has drifted"
+
+
+def test_missing_feature_alert_fires_for_the_feature_that_never_arrives(stack: Stack) -> None:
+    alerts = prom_query(stack.prometheus, 'ALERTS{alertname="OtelmlMissingFeature"}')
+    assert {(a["metric"]["feature"], a["metric"]["alertstate"]) for a in alerts} == {
+        (RENAMED, "firing")
+    }
+    quality = prom_query(
+        stack.prometheus,
+        f'otelml_feature_quality_ratio{{model="{MODEL}", segment="", issue="missing_feature"}}',
+    )
+    ratio = {r["metric"]["feature"]: float(r["value"][1]) for r in quality}
+    assert ratio.pop(RENAMED) == 1.0
+    assert set(ratio) >= DRIFTED | UNDRIFTED
+    assert set(ratio.values()) == {0.0}
+    [model] = prom_query(stack.prometheus, f'otelml_model_status{{model="{MODEL}"}}')
+    assert float(model["value"][1]) == 2.0  # drift outranks the missing feature's warning
+    quiet = prom_query(stack.prometheus, 'ALERTS{alertname="OtelmlDataQuality"}')
+    assert RENAMED not in {a["metric"]["feature"] for a in quiet}
 
 
 def test_counts_reach_prometheus_exactly(stack: Stack) -> None:

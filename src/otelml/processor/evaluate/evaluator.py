@@ -33,7 +33,7 @@ from typing import Any
 
 from otelml.processor.evaluate import freeze
 from otelml.processor.evaluate.baselines import BaselineEntry, BaselineRegistry, share_caps
-from otelml.processor.evaluate.parts import current_sketch, kind_of, quality_rates
+from otelml.processor.evaluate.parts import current_sketch, kind_of, missing_features, quality_rates
 from otelml.processor.evaluate.policy import drift_settings
 from otelml.processor.evaluate.results import (
     QUALITY_ISSUES,
@@ -269,6 +269,9 @@ class Evaluator:
         for segment in sorted(by_segment):
             group = by_segment[segment]
             pred = group.pop(PREDICTION_FEATURE, None)
+            if segment == "":
+                frozen = None if entry is None else entry.baseline
+                features.extend(missing_features(frozen, group, pred and pred[1]))
             evals = self._evaluate_group(segment, group)
             (features if segment == "" else segments).extend(evals)
             if pred is not None:

@@ -1,12 +1,15 @@
 """How one window compares with its reference: the sketch on the reference's bins, the kind,
-and the data-quality rates (the evaluator's per-series helpers)."""
+the data-quality rates, and the baseline features that did not arrive (the evaluator's
+per-series helpers)."""
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
+
 from otelml.processor.evaluate import freeze
-from otelml.processor.evaluate.results import QUALITY_ISSUES
-from otelml.processor.state.aggregator import FeatureWindow
-from otelml.stats.baseline import FeatureBaseline
+from otelml.processor.evaluate.results import QUALITY_ISSUES, BinShares, FeatureEvaluation
+from otelml.processor.state.aggregator import OVERFLOW, FeatureWindow
+from otelml.stats.baseline import Baseline, FeatureBaseline
 from otelml.stats.categorical import CategoryCounts
 from otelml.stats.histogram import FixedHistogram
 
@@ -62,3 +65,54 @@ def quality_rates(
         current[issue] = qi.current_rate
         baseline[issue] = qi.baseline_rate
     return current, baseline, report.status
+
+
+def missing_features(
+    baseline: Baseline | None,
+    group: MutableMapping[str, tuple[FeatureBaseline | None, FeatureWindow]],
+    prediction: FeatureWindow | None,
+) -> list[FeatureEvaluation]:
+    """Return the baseline's features with no data at all in a window that has data, each as
+    issue ``missing_feature`` (status ``warning``, quality ``alert``), and drop their empty
+    windows from ``group``.
+
+    A feature renamed or dropped upstream would otherwise vanish from the status unnoticed.
+    ``group`` is the totals (segment ``""``) of one model version without its prediction; a
+    window with nothing at all (no baseline, or nothing of any series) reports nothing, and so
+    does one with features counted under ``__overflow__`` (beyond
+    ``limits.max_features_per_model``), where an absent name may be among them.
+    """
+    overflow = group.get(OVERFLOW)
+    if baseline is None or (overflow is not None and not overflow[1].is_empty):
+        return []
+    windows = [w for _, w in group.values()]
+    if prediction is not None:
+        windows.append(prediction)
+    if all(w.is_empty for w in windows):
+        return []
+    out = []
+    for name in sorted(baseline.features):
+        held = group.get(name)
+        if held is not None and not held[1].is_empty:
+            continue
+        group.pop(name, None)
+        ref = baseline.features[name]
+        quality = dict.fromkeys(QUALITY_ISSUES, 0.0)
+        quality["missing_feature"] = 1.0
+        out.append(
+            FeatureEvaluation(
+                feature=name,
+                segment="",
+                kind=ref.kind,
+                status="warning",
+                drift=None,
+                importance=ref.importance,
+                weighted_score=0.0,
+                quality=quality,
+                reference_quality=dict.fromkeys(QUALITY_ISSUES, 0.0),
+                quality_status="alert",
+                bins=BinShares(),
+                rows=0,
+            )
+        )
+    return out

@@ -33,8 +33,11 @@ QUALITY_ISSUES: tuple[str, ...] = (
     "type_mismatch",
     "out_of_range",
     "new_category",
+    "missing_feature",
 )
-"""Values of the ``issue`` label of the quality ratios."""
+"""Values of the ``issue`` label of the quality ratios. ``missing_feature`` is 1 for a baseline
+feature of which the window holds nothing at all while the model has data (renamed or dropped
+upstream), 0 otherwise."""
 
 ModelKey = tuple[str, str, str]
 

@@ -8,6 +8,7 @@ refuse the same points for the same reasons.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -15,6 +16,7 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.common.v1 import common_pb2
 
 from otelml import semconv
+from otelml._categories import canonical
 from otelml.processor.receive.points import PointError
 from otelml.processor.state.aggregator import PREDICTION_FEATURE, SeriesKey, align
 from otelml.processor.state.observations import CATEGORY, INVALID, MISSING, NUMERIC, ROWS
@@ -99,6 +101,10 @@ _KNOWN_ATTRS = frozenset(
 )
 
 
+_CATEGORY_ATTRS = frozenset({semconv.FEATURE_CATEGORY, semconv.PREDICTION_LABEL})
+_SCALARS = frozenset({"int_value", "double_value", "bool_value"})
+
+
 class Parsed(NamedTuple):
     """What a data point's attributes say, cached per (metric, attribute bytes)."""
 
@@ -131,9 +137,18 @@ def _parse_attrs(name: str, spec: MetricSpec, raw: tuple[bytes, ...]) -> Parsed:
             raise PointError("invalid_point", "malformed attribute") from exc
         k = kv.key
         if k in _KNOWN_ATTRS:
-            if kv.value.WhichOneof("value") != "string_value":
+            kind = kv.value.WhichOneof("value")
+            if kind == "string_value":
+                strs[k] = kv.value.string_value
+            elif k in _CATEGORY_ATTRS and kind in _SCALARS:
+                # A category typed as a number: spelled as the client spells it, 1.0 as "1".
+                v = getattr(kv.value, kind)
+                if not math.isfinite(v):
+                    raise PointError("invalid_point", f"{k}: expected a finite number")
+                strs[k] = canonical(v)
+                extra.append(b)  # its own cumulative stream beside a string-typed one
+            else:
                 raise PointError("invalid_point", f"{k}: expected a string")
-            strs[k] = kv.value.string_value
         else:
             extra.append(b)
     model = strs.get(semconv.MODEL_NAME)

@@ -3,10 +3,12 @@
 Apps that emit only spans (other languages, or metrics turned off) give the same distributions
 from their ``predict`` spans: every ``ml.features.<name>`` attribute is one observed value
 (numbers into a base-2 exponential histogram, strings and booleans into category counts, NaN and
-±inf counted as invalid), ``ml.prediction.value`` / ``ml.prediction.label`` feed the prediction
-series, and ``ml.batch.size`` (default 1) its row count. Array-valued attributes (sampled rows
-of a batch) give one value per element. A span with ``ml.telemetry.aggregated=true`` is skipped:
-its process also exports the metrics, which already counted it.
+±inf counted as invalid), ``ml.prediction.value`` / ``ml.prediction.label`` (a category however
+typed: ``1``, ``1.0`` and ``"1"`` are ``"1"``) feed the prediction series, and ``ml.batch.size``
+(default 1) its row count. Booleans and segment values are spelled by
+:func:`otelml._categories.canonical`, as the client spells them. Array-valued attributes (sampled
+rows of a batch) give one value per element. A span with ``ml.telemetry.aggregated=true`` is
+skipped: its process also exports the metrics, which already counted it.
 
 A span with ``ml.segments.<column>`` attributes counts in its segment and in the all-rows
 series (segment ``""``). Log records are read by :mod:`otelml.processor.receive.logs`.
@@ -14,18 +16,20 @@ series (segment ``""``). Log records are read by :mod:`otelml.processor.receive.
 
 from __future__ import annotations
 
+import math
 import struct
 from typing import Any, NamedTuple
 
-import numpy as np
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.common.v1 import common_pb2
 
 from otelml import semconv
+from otelml._categories import canonical
 from otelml.processor.receive.otlp import any_value, lazy_traces
 from otelml.processor.receive.points import PointError
 from otelml.processor.receive.series import IngestOptions, check_time
-from otelml.processor.state.aggregator import PREDICTION_FEATURE, FeatureWindow, SeriesKey, Update
+from otelml.processor.receive.spanwindows import Groups, SpanAcc, finish
+from otelml.processor.state.aggregator import PREDICTION_FEATURE
 from otelml.processor.state.observations import IngestResult
 from otelml.processor.state.window import MAX_COUNT
 
@@ -103,23 +107,25 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
-def _observed(v: Any) -> tuple[Any, int]:
+def _observed(v: Any, label: bool = False) -> tuple[Any, int]:
     """Return a feature value as the spans observe it (float, str, list, None) and its longest
     string (arrays give their float and string elements; nested arrays are dropped but their
-    strings still count against the length limit)."""
+    strings still count against the length limit). A ``label`` is a category however typed: its
+    finite numbers are spelled as the client spells them (``1`` and ``1.0``: ``"1"``)."""
     kind = v.WhichOneof("value")
     if kind == "double_value":
-        return v.double_value, 0
+        d = v.double_value
+        return (canonical(d) if label and math.isfinite(d) else d), 0
     if kind == "string_value":
         return v.string_value, len(v.string_value)
     if kind == "int_value":
-        return float(v.int_value), 0
+        return (canonical(v.int_value) if label else float(v.int_value)), 0
     if kind == "bool_value":
-        return ("true" if v.bool_value else "false"), 0
+        return canonical(v.bool_value), 0
     if kind == "array_value":
         out, longest = [], 0
         for x in v.array_value.values:
-            item, n = _observed(x)
+            item, n = _observed(x, label)
             longest = max(longest, n)
             if item is not None and not isinstance(item, list):
                 out.append(item)
@@ -157,7 +163,7 @@ def _classify(blob: bytes) -> tuple[_Attr, bool]:
     elif key in _FIXED_SLOTS:
         slot = _FIXED_SLOTS[key]
         if slot in (_PVALUE, _PLABEL):
-            value, longest = _observed(v)
+            value, longest = _observed(v, label=slot == _PLABEL)
         elif slot == _AGG:
             value, longest = v.bool_value, 0
         elif slot == _BATCH:
@@ -167,7 +173,7 @@ def _classify(blob: bytes) -> tuple[_Attr, bool]:
             longest = _longest(value)
         attr = _Attr(slot, key, value, longest)
     elif key.startswith(_SEGMENT_PREFIX):
-        attr = _Attr(_SEGMENT, key[_SLEN:], str(any_value(v)), 0)
+        attr = _Attr(_SEGMENT, key[_SLEN:], canonical(any_value(v)), 0)
     else:
         return _IGNORE, False
     if kind == "double_value" and attr.slot in (_FEATURE, _PVALUE):
@@ -187,33 +193,6 @@ def _classify(blob: bytes) -> tuple[_Attr, bool]:
     return attr, False
 
 
-class _SpanAcc:
-    """One series' values in one window: float64 values as 8-byte chunks, in arrival order."""
-
-    __slots__ = ("categories", "chunks", "invalid", "rows")
-
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-        self.categories: dict[str, int] = {}
-        self.invalid: dict[str, int] = {}
-        self.rows = 0
-        """Prediction series only: rows by batch size (features count their values)."""
-
-    def add(self, v: Any) -> None:
-        """Add one observed value (float, str, list of them, or None)."""
-        if isinstance(v, float):
-            self.chunks.append(_pack(v))
-        elif isinstance(v, str):
-            self.categories[v] = self.categories.get(v, 0) + 1
-        elif isinstance(v, list):
-            for x in v:
-                self.add(x)
-
-
-# (model, version, environment, segment, window start) -> feature -> accumulator
-_Groups = dict[tuple[str, str, str, str, int], dict[str, _SpanAcc]]
-
-
 def _str(v: Any, key: str, limit: int) -> str:
     if not isinstance(v, str):
         raise PointError("invalid_point", f"{key}: expected a string")
@@ -230,7 +209,7 @@ def ingest_spans(request: Any, opts: IngestOptions, now: float) -> IngestResult:
     """
     request = lazy_traces(request)
     res = IngestResult("traces", now)
-    groups: _Groups = {}
+    groups: Groups = {}
     doubles_get, whole_get, pv_get = _DOUBLES.get, _WHOLE.get, _PV_DOUBLES.get
     for rs in request.resource_spans:
         for ss in rs.scope_spans:
@@ -281,7 +260,7 @@ def ingest_spans(request: Any, opts: IngestOptions, now: float) -> IngestResult:
                     _span(span, fixed, fattrs, fvalues, segments, opts, now, groups)
                 except PointError as exc:
                     res.reject(exc.reason, f"span {span.name[:64]!r}: {exc}")
-    res.updates = _finish(groups, opts.max_categories)
+    res.updates = finish(groups, opts.max_categories)
     return res
 
 
@@ -298,7 +277,7 @@ def _span(
     raw_segments: list[_Attr],
     opts: IngestOptions,
     now: float,
-    groups: _Groups,
+    groups: Groups,
 ) -> None:
     limit = opts.max_attribute_length
     model = _fixed_str(fixed, _MODEL, limit)
@@ -338,7 +317,7 @@ def _span(
             group = groups[(model, version, env, segment, ws)] = {}
         acc = group.get(PREDICTION_FEATURE)
         if acc is None:
-            acc = group[PREDICTION_FEATURE] = _SpanAcc()
+            acc = group[PREDICTION_FEATURE] = SpanAcc()
         for v in outputs:
             if type(v) is bytes:
                 acc.chunks.append(v)
@@ -350,48 +329,8 @@ def _span(
                 continue
             acc = group.get(attr.name)
             if acc is None:
-                acc = group[attr.name] = _SpanAcc()
+                acc = group[attr.name] = SpanAcc()
             if raw is not None:  # a double's 8 bytes: the common case, inline
                 acc.chunks.append(raw)
             else:
                 acc.add(attr.value)
-
-
-def _finish(groups: _Groups, max_categories: int) -> list[Update]:
-    out = []
-    for (model, version, env, segment, ws), group in groups.items():
-        for feature, acc in group.items():
-            key = SeriesKey(model, version, env, feature, segment)
-            out.append(Update(key, ws, _window(acc, feature == PREDICTION_FEATURE, max_categories)))
-    return out
-
-
-def _window(acc: _SpanAcc, prediction: bool, max_categories: int) -> FeatureWindow:
-    from otelml.stats.categorical import CategoryCounts
-    from otelml.stats.exponential import ExponentialHistogram
-
-    fw = FeatureWindow(rows=acc.rows)
-    if acc.chunks:
-        x = np.frombuffer(b"".join(acc.chunks), dtype="<f8")
-        finite = np.isfinite(x)
-        if not finite.all():
-            nan = np.isnan(x)
-            # Issues in order of first appearance, as counting them one by one would give.
-            issues = sorted(
-                (int(np.argmax(mask)), issue, int(np.count_nonzero(mask)))
-                for issue, mask in (("nan", nan), ("inf", ~finite & ~nan))
-                if mask.any()
-            )
-            fw.invalid = {issue: n for _, issue, n in issues}
-            x = x[finite]
-        if x.size:
-            h = ExponentialHistogram()
-            h.update_many(x)
-            fw.numeric = h
-    if acc.categories:
-        cc = CategoryCounts(cap=max_categories)
-        cc.update_counts(acc.categories)
-        fw.categories = cc
-    if not prediction:
-        fw.rows = len(acc.chunks) + sum(acc.categories.values())
-    return fw

@@ -14,7 +14,9 @@ tables and the counts never disagree after a crash. Rows are compact JSON arrays
 keyed (model, id) WITHOUT ROWID with an index on time for expiry, oldest first.
 
 This module also parses ``ml.prediction`` / ``ml.actual`` log attributes into
-:class:`Prediction` / :class:`Actual` records, refusing malformed ones with a reason.
+:class:`Prediction` / :class:`Actual` records, refusing malformed ones with a reason. Labels,
+classes and segment values typed as numbers or booleans are spelled by
+:func:`otelml._categories.canonical` (``1`` and ``1.0`` are ``"1"``), as the client spells them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from otelml import semconv
+from otelml._categories import canonical
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS otelml_pending_predictions (
@@ -159,6 +162,16 @@ def _string(attrs: Mapping[str, Any], key: str, limit: int, *, required: bool) -
     return s
 
 
+def _label(attrs: Mapping[str, Any], key: str, limit: int) -> str | None:
+    """Return a label attribute as its category: numbers and booleans spelled canonically."""
+    v = attrs.get(key)
+    if isinstance(v, (int, float)):  # bool included
+        if not math.isfinite(v):
+            raise Malformed("malformed_value", f"{key}: must be finite")
+        attrs = {key: canonical(v)}
+    return _string(attrs, key, limit, required=False)
+
+
 def _number(attrs: Mapping[str, Any], key: str) -> float | None:
     v = attrs.get(key)
     if v is None:
@@ -189,7 +202,7 @@ def parse_prediction(
     if isinstance(value, bool) or not isinstance(value, (int, float, type(None))):
         raise Malformed("malformed_value", f"{semconv.PREDICTION_VALUE}: expected a number")
     value = None if value is None or not math.isfinite(value) else float(value)
-    label = _string(attrs, semconv.PREDICTION_LABEL, limit, required=False)
+    label = _label(attrs, semconv.PREDICTION_LABEL, limit)
     scores = classes = None
     raw_s, raw_c = attrs.get(semconv.PREDICTION_SCORES), attrs.get(semconv.PREDICTION_CLASSES)
     if (
@@ -199,13 +212,13 @@ def parse_prediction(
         and all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in raw_s)
     ):
         scores = tuple(float(s) for s in raw_s)
-        classes = tuple(str(c)[:limit] for c in raw_c)
+        classes = tuple(canonical(c)[:limit] for c in raw_c)
     if value is None and label is None and scores is None:
         raise Malformed("malformed_value", "prediction: no value, label or scores")
     t = attrs.get(semconv.PREDICTION_TIME)
     when = int(t) if isinstance(t, int) and not isinstance(t, bool) and t > 0 else time_ns
     seg_values = {
-        k[len(semconv.SEGMENT_PREFIX) :]: str(v)
+        k[len(semconv.SEGMENT_PREFIX) :]: canonical(v)
         for k, v in attrs.items()
         if k.startswith(semconv.SEGMENT_PREFIX)
     }
@@ -235,7 +248,7 @@ def parse_actual(attrs: Mapping[str, Any], time_ns: int, limit: int) -> Actual:
     pid = _string(attrs, semconv.PREDICTION_ID, limit, required=True)
     assert model is not None
     assert pid is not None
-    label = _string(attrs, semconv.ACTUAL_LABEL, limit, required=False)
+    label = _label(attrs, semconv.ACTUAL_LABEL, limit)
     value = _number(attrs, semconv.ACTUAL_VALUE)
     if label is None and value is None:
         raise Malformed("malformed_value", "actual: neither ml.actual.label nor ml.actual.value")

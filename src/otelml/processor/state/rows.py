@@ -4,7 +4,9 @@ The task comes from the prediction's ``ml.model.task``; when it is ``other`` (or
 inferred: class scores make it multiclass, a label with a score binary, a label alone
 multiclass, a value alone regression. Binary labels ``true`` / ``false`` (any case) read as
 ``1`` / ``0``, and an integer-valued actual as its integer, so ``record_actuals(actuals=[True])``,
-``[1]`` and ``["1"]`` all meet a ``predict_proba`` model's ``"1"``.
+``[1]``, ``[1.0]`` and ``["1"]`` all meet a ``predict_proba`` model's ``"1"``. Labels typed as
+numbers were spelled by :func:`otelml._categories.canonical` when parsed
+(:mod:`otelml.processor.state.pending`), as the client spells them: ``1`` and ``1.0`` are ``"1"``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from otelml._categories import canonical
 from otelml.processor.state.pending import Actual, Prediction
 
 
@@ -49,7 +52,7 @@ def _true_label(a: Actual) -> str | None:
         return _norm(a.label)
     v = a.value
     if v is not None and math.isfinite(v) and v == int(v):
-        return str(int(v))
+        return canonical(v)
     return None
 
 
