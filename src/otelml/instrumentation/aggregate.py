@@ -19,7 +19,7 @@ an export.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,8 +129,11 @@ class ModelAggregator:
         max_categories: int = 100,
         max_features: int = 500,
         nan_is_missing: bool = True,
+        category_fn: Callable[[str], Callable[[str], str] | None] | None = None,
     ) -> None:
         self.key = (model, version, environment)
+        # What turns a feature's (or the labels') categories into their exported form.
+        self._keyfn = category_fn or (lambda name: None)
         self._nan_missing = nan_is_missing
         self._edges = {k: np.asarray(v, dtype=np.float64) for k, v in (edges or {}).items()}
         # Kinds are compared by identity on the hot path: store the module's constants.
@@ -151,7 +154,14 @@ class ModelAggregator:
         if s is None:
             s = self._segments[seg] = SegmentState(seg)
             s.values = FeatureState("", NUMERIC, self._pred_edges, self._cap, self._nan_missing)
-            s.labels = FeatureState("", CATEGORICAL, None, self._cap, self._nan_missing)
+            s.labels = FeatureState(
+                "",
+                CATEGORICAL,
+                None,
+                self._cap,
+                self._nan_missing,
+                self._keyfn(semconv.PREDICTION_LABEL),
+            )
         return s
 
     def _feature(self, s: SegmentState, name: str) -> FeatureState:
@@ -162,12 +172,22 @@ class ModelAggregator:
                 f = s.features.get(semconv.OVERFLOW_VALUE)
                 if f is None:
                     f = FeatureState(
-                        semconv.OVERFLOW_VALUE, None, None, self._cap, self._nan_missing
+                        semconv.OVERFLOW_VALUE,
+                        None,
+                        None,
+                        self._cap,
+                        self._nan_missing,
+                        self._keyfn(semconv.OVERFLOW_VALUE),
                     )
                     s.features[semconv.OVERFLOW_VALUE] = f
             else:
                 f = FeatureState(
-                    name, self._kinds.get(name), self._edges.get(name), self._cap, self._nan_missing
+                    name,
+                    self._kinds.get(name),
+                    self._edges.get(name),
+                    self._cap,
+                    self._nan_missing,
+                    self._keyfn(name),
                 )
             s.features[name] = f
         return f
