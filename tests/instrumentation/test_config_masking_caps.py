@@ -24,6 +24,8 @@ from otelml.testing import Capture
         ({"model": "m", "inputs": 3}, "inputs"),
         ({"model": "m", "baseline": {"a": [2.0, 1.0]}}, "baseline"),
         ({"model": "m", "baseline": "no/such/file.json"}, "baseline"),
+        ({"model": "m", "raw_categories": [""]}, "raw_categories"),
+        ({"model": "m", "exception_messages": "yes"}, "exception_messages"),
     ],
 )
 def test_bad_options_fail_at_decoration_naming_the_option(kwargs: Any, option: str) -> None:

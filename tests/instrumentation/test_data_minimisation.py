@@ -105,6 +105,18 @@ def test_the_salt_changes_every_hash(monkeypatch: pytest.MonkeyPatch) -> None:
     assert category_hash(SSN) != salted
 
 
+def test_metrics_use_the_deployment_salt(
+    monkeypatch: pytest.MonkeyPatch, telemetry: Capture
+) -> None:
+    monkeypatch.setenv("OTELML_HASH_SALT", "replica-shared")
+    _predict()({"email": EMAIL})
+    _predict()({"email": EMAIL})  # another decorator, as on another replica: the same category
+    hashed = category_hash(EMAIL, "replica-shared")
+    points = telemetry.points(semconv.FEATURE_CATEGORY_COUNT.name, {semconv.SEGMENT: ""})
+    assert [p.attributes[semconv.FEATURE_CATEGORY] for p in points] == [hashed, hashed]
+    assert hashed != category_hash(EMAIL, "")
+
+
 def test_raw_categories_opt_in_keeps_readable_values(telemetry: Capture) -> None:
     _predict(raw_categories=["region"], segment_by=["region"])({"region": "eu", "ssn": SSN})
     assert _categories(telemetry, "region") == {"eu": 1}
