@@ -224,6 +224,15 @@ def test_generator_exception_is_recorded_without_the_row(telemetry: Capture) -> 
     assert _leaks(telemetry, SSN) == []
 
 
+def test_decorators_of_one_model_that_disagree_on_protection_are_reported(
+    telemetry: Capture,
+) -> None:
+    oi.observe(model="twice")(lambda r: 1.0)({"email": EMAIL})
+    oi.observe(model="twice", raw_categories=True)(lambda r: 1.0)({"email": EMAIL})
+    assert [kind for kind, _ in telemetry.errors] == ["protection"]
+    assert _leaks(telemetry, EMAIL) == []  # the model's metrics keep the first decorator's
+
+
 def test_hashed_baseline_matches_live_categories() -> None:
     import pandas as pd
 

@@ -19,7 +19,7 @@ an export.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,7 @@ from otelml.instrumentation._feature_state import (
     Sketch,
 )
 from otelml.instrumentation._row_buffer import RowSchema
+from otelml.instrumentation.protect import Protector
 from otelml.stats.histogram import FixedHistogram
 
 __all__ = [
@@ -129,11 +130,12 @@ class ModelAggregator:
         max_categories: int = 100,
         max_features: int = 500,
         nan_is_missing: bool = True,
-        category_fn: Callable[[str], Callable[[str], str] | None] | None = None,
+        protector: Protector | None = None,
     ) -> None:
         self.key = (model, version, environment)
         # What turns a feature's (or the labels') categories into their exported form.
-        self._keyfn = category_fn or (lambda name: None)
+        self.protector = protector or Protector(raw=True)
+        self._keyfn = self.protector.category_fn
         self._nan_missing = nan_is_missing
         self._edges = {k: np.asarray(v, dtype=np.float64) for k, v in (edges or {}).items()}
         # Kinds are compared by identity on the hot path: store the module's constants.

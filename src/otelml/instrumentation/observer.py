@@ -25,7 +25,7 @@ from otelml.instrumentation._segments import segment_groups
 from otelml.instrumentation._span_attributes import SpanAttributes
 from otelml.instrumentation._span_attributes import SpanPlan as SpanPlan
 from otelml.instrumentation.aggregate import ModelAggregator
-from otelml.instrumentation.config import ObserveConfig
+from otelml.instrumentation.config import ConfigError, ObserveConfig
 from otelml.instrumentation.flush import HUB
 from otelml.instrumentation.guard import GUARD
 from otelml.instrumentation.protect import record_exception
@@ -262,9 +262,13 @@ class Observer:
                     max_categories=cfg.max_categories,
                     max_features=cfg.max_features,
                     nan_is_missing=cfg.nan_is_missing,
-                    category_fn=cfg.protector.category_fn,
+                    protector=cfg.protector,
                 ),
             )
+            if agg.protector.options != cfg.protector.options:
+                why = f"model {cfg.model!r}: decorators differ in raw_categories, mask_features,"
+                why += " hash_features or OTELML_HASH_SALT; metrics follow the first one"
+                GUARD.error("protection", ConfigError(why))
         return agg
 
     def _segment_name(self, key: str) -> str:

@@ -72,6 +72,8 @@ class Protector:
         salt: str = "",
     ) -> None:
         self.raw, self.masked, self.hashed, self.salt = raw, masked, hashed, salt
+        self.options = (raw, masked, hashed, salt)
+        """What decides every value's form: decorators of one model must agree on it."""
         self._cache: dict[str, str] = {}
 
     def mode(self, name: str) -> str:
