@@ -99,6 +99,11 @@ class FeatureBaseline:
         ``"exact"`` when every value was used for the edges; ``"sample"`` when a uniform sample
         was, with each edge's rank within ``quantile_rank_error`` of its target share with
         probability ``1 - 1e-6``. The counts are exact either way.
+    bin_means
+        Numeric: the reference's mean value within each of the ``len(edges) + 1`` bins (NaN for
+        an empty bin), so that the binned Wasserstein distance puts each bin's mass where the
+        reference's mass really is (``docs/drift.md``). Empty for baselines written before it
+        existed (or built from histograms): drift then estimates them from the edges.
     """
 
     name: str
@@ -117,6 +122,7 @@ class FeatureBaseline:
     inf_rate: float = 0.0
     quantile_method: QuantileMethod = "exact"
     quantile_rank_error: float = 0.0
+    bin_means: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -133,8 +139,15 @@ class FeatureBaseline:
             )
         if any(c < 0 for c in counts):
             raise ValueError(f"{self.name}: ref_counts must be non-negative")
+        means = tuple(float(m) for m in self.bin_means)
+        if means and len(means) != len(edges) + 1:
+            raise ValueError(
+                f"{self.name}: bin_means needs len(edges) + 1 = {len(edges) + 1} entries, "
+                f"got {len(means)}"
+            )
         object.__setattr__(self, "edges", edges)
         object.__setattr__(self, "ref_counts", counts)
+        object.__setattr__(self, "bin_means", means)
         object.__setattr__(self, "categories", {str(k): int(v) for k, v in self.categories.items()})
 
     def __eq__(self, other: object) -> bool:
@@ -163,7 +176,7 @@ class FeatureBaseline:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (non-finite floats as strings) that round-trips exactly."""
-        return {
+        d: dict[str, Any] = {
             "name": self.name,
             "kind": self.kind,
             "count": self.count,
@@ -181,6 +194,11 @@ class FeatureBaseline:
             "quantile_method": self.quantile_method,
             "quantile_rank_error": _enc(self.quantile_rank_error),
         }
+        if self.bin_means:
+            # Added within schema 1: older readers ignore the key, and documents without it
+            # still load (drift then estimates the means from the edges).
+            d["bin_means"] = [_enc(m) for m in self.bin_means]
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FeatureBaseline:
@@ -212,6 +230,7 @@ class FeatureBaseline:
                 importance=None if imp is None else _dec(imp, f"{what} importance"),
                 quantile_method=method,
                 quantile_rank_error=_dec(d.get("quantile_rank_error", 0.0), f"{what} error"),
+                bin_means=tuple(_dec(m, f"{what} bin_means") for m in d.get("bin_means", ())),
             )
         except BaselineFormatError:
             raise
