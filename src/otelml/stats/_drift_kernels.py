@@ -162,7 +162,12 @@ def _chi_square(r: FloatArray, c: FloatArray) -> _Rows:
 
 
 def _categories_rows(
-    r: FloatArray, c: FloatArray, stat: FloatArray, p_asym: FloatArray, v: FloatArray, df: FloatArray
+    r: FloatArray,
+    c: FloatArray,
+    stat: FloatArray,
+    p_asym: FloatArray,
+    v: FloatArray,
+    df: FloatArray,
 ) -> _Rows:
     # The asymptotic chi-square law fails on small expected counts (false alarms at small n,
     # tables/sparse categories); the decision's p-value is valid at every n: pooled Pearson

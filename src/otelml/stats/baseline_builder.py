@@ -53,6 +53,7 @@ __all__ = [
     "quantile_rank_error",
 ]
 
+
 class BaselineBuilder:
     """Accumulate column chunks into a frozen :class:`Baseline` (see the module docstring).
 

@@ -37,13 +37,12 @@ from otelml.stats._drift_kernels import (
     _wasserstein,
 )
 
-from otelml.stats._small_n import DEFAULT_ALPHA, min_detectable_effect
-
 # Re-exported: callers import these from here.
 from otelml.stats._drift_kernels import FloatArray as FloatArray
 from otelml.stats._drift_kernels import _representatives as _representatives
 from otelml.stats._drift_kernels import representative_values as representative_values
 from otelml.stats._drift_kernels import wasserstein_scale as wasserstein_scale
+from otelml.stats._small_n import DEFAULT_ALPHA, min_detectable_effect
 
 PSEUDO_COUNT: Final = 0.5
 """Pseudo-count added to every used bin by PSI and KL (Haldane–Anscombe correction)."""
