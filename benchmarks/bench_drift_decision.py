@@ -41,7 +41,7 @@ OLD_POLICY = DriftPolicy(
     drift_alpha=0.05,
     min_samples=100,
     min_reference=100,
-    thresholds={"wasserstein": (0.1, 0.2), "chi_square": (0.05, 0.1)},
+    thresholds={"wasserstein": (0.1, 0.2), "chi_square": (0.05, 0.1), "g_test": (0.05, 0.1)},
 )
 Sampler = Callable[[np.random.Generator, int], np.ndarray]
 
@@ -73,8 +73,11 @@ def _drifts(
         "scale x1.5": lambda g, x: np.median(x) + 1.5 * (x - np.median(x)),
         "mix 10% +2 std": mix(0.10, 2.0),
         "mix 30% +0.5 std": mix(0.30, 0.5),
+        # exactly 30 % of the window's rows (rounded up) beyond the baseline's maximum
         "30% beyond max": lambda g, x: np.where(
-            g.uniform(size=x.size) < 0.3, top + sigma * (0.1 + g.uniform(size=x.size)), x
+            np.arange(x.size) < np.ceil(0.3 * x.size),
+            top + sigma * (0.1 + g.uniform(size=x.size)),
+            x,
         ),
     }
 
@@ -196,8 +199,7 @@ def categorical_tables(ratio: int) -> None:
             pairs = {}
             for t in range(trials):
                 cc = CategoryCounts(cap=k + 10)
-                cur = g.multinomial(n, p)
-                new_vals = g.binomial(n, 0.3)
+                new_vals = int(np.ceil(0.3 * n))  # exactly 30 % of the rows, rounded up
                 cur = g.multinomial(n - new_vals, p)
                 counts = {c: int(v) for c, v in zip(names, cur, strict=True) if v}
                 if new_vals:

@@ -189,7 +189,7 @@ def test_rank_features_weights_by_importance_on_a_common_scale() -> None:
     results = {
         "a": _res("psi", effect=0.2),  # 1.0 x drift threshold
         "b": _res("wasserstein", effect=0.05),  # 0.5
-        "c": _res("chi_square", effect=0.3),  # 3.0
+        "c": _res("chi_square", effect=0.21),  # 3.0
         "d": DriftResult("psi", 0.0, None, 0.0, 100, 0, 10),
     }
     ranked = rank_features(results, importances={"b": 10.0})
