@@ -5,10 +5,11 @@ Run: ``python benchmarks/bench_drift_decision.py`` (about 5 minutes on one core)
 Prints figures only, never asserts.
 
 Each cell draws ``TRIALS`` seeded windows of ``n`` rows (fewer at the largest n; the header
-says how many), builds the window's histogram on a baseline of ``n`` (1x) or ``10 n`` (10x)
-reference rows with :class:`~otelml.stats.BaselineBuilder`, and decides the one feature alone
-(a BH family of one). ``new`` is :func:`otelml.stats.compare.compare_many` +
-:func:`otelml.stats.decision.decide` with their defaults. ``old`` is the previous rule on the
+says how many), against ``GROUPS`` baselines of ``n`` (1x) or ``10 n`` (10x) reference rows
+built with :class:`~otelml.stats.BaselineBuilder` (a fresh baseline per ``TRIALS / GROUPS``
+windows), and decides the one feature alone (a BH family of one). ``new`` is
+:func:`otelml.stats.compare.compare_many` + :func:`otelml.stats.decision.decide` with their
+defaults. ``old`` is the previous rule on the
 previous numbers: decile edges, midpoint representatives, the binned KS / asymptotic
 chi-square p-value, ``min_samples = 100``, drift at BH p < 0.05 and W1 >= 0.2 std (V >= 0.1).
 Cells read ``old / new`` share of trials flagged ``"drift"``; the null rows also give the
@@ -36,6 +37,10 @@ TRIALS = 50 if QUICK else 200
 SIZES = (20, 50, 100, 1_000, 2_000, 10_000, 100_000)
 BIG = 100_000  # trials are cut to TRIALS_BIG at this size (sampling cost)
 TRIALS_BIG = 50
+# Windows are compared with GROUPS independently drawn baselines (trials / GROUPS each): the
+# guarantees are over the draw of the baseline too, and one unlucky small baseline would
+# otherwise decide a whole cell.
+GROUPS, GROUPS_BIG = 20, 5
 OLD_POLICY = DriftPolicy(
     fdr_alpha=0.05,
     drift_alpha=0.05,
@@ -127,24 +132,29 @@ def numeric_tables(ratio: int) -> None:
         warn_line: list[str] = []
         for n in SIZES:
             trials = TRIALS_BIG if n >= BIG else TRIALS
-            x = sample(g, n * ratio)
-            fb_new, fb_old = _baseline(x, "cosine"), _baseline(x, "uniform")
-            fb_old = FeatureBaseline.from_dict({**fb_old.to_dict(), "bin_means": []})
-            drifts = _drifts(sigma, float(x.max()))
-            for name, plant in drifts.items():
-                ys = [plant(g, sample(g, n)) for _ in range(trials)]
-                pairs = {}
-                old_h = []
-                for t, y in enumerate(ys):
-                    h = fb_new.new_sketch()
-                    h.update_many(y)
-                    pairs[str(t)] = (fb_new, h)
-                    ho = FixedHistogram(fb_old.edges)
-                    ho.update_many(y)
-                    old_h.append(ho)
-                new = list(compare_many(pairs).values())
-                d_new, w_new = _rates(new, None)
-                d_old, w_old = _rates(_old_results(fb_old, old_h), OLD_POLICY)
+            groups = GROUPS_BIG if n >= BIG else GROUPS
+            new: dict[str, list[drift.DriftResult]] = {}
+            old: dict[str, list[drift.DriftResult]] = {}
+            for _ in range(groups):
+                x = sample(g, n * ratio)
+                fb_new, fb_old = _baseline(x, "cosine"), _baseline(x, "uniform")
+                fb_old = FeatureBaseline.from_dict({**fb_old.to_dict(), "bin_means": []})
+                for name, plant in _drifts(sigma, float(x.max())).items():
+                    pairs = {}
+                    old_h = []
+                    for t in range(trials // groups):
+                        y = plant(g, sample(g, n))
+                        h = fb_new.new_sketch()
+                        h.update_many(y)
+                        pairs[str(t)] = (fb_new, h)
+                        ho = FixedHistogram(fb_old.edges)
+                        ho.update_many(y)
+                        old_h.append(ho)
+                    new.setdefault(name, []).extend(compare_many(pairs).values())
+                    old.setdefault(name, []).extend(_old_results(fb_old, old_h))
+            for name in new:
+                d_new, w_new = _rates(new[name], None)
+                d_old, w_old = _rates(old[name], OLD_POLICY)
                 lines.setdefault(name, []).append(f"{d_old:.3f}/{d_new:.3f}")
                 if name == "null":
                     warn_line.append(f"{w_old:.3f}/{w_new:.3f}")
@@ -173,44 +183,36 @@ def categorical_tables(ratio: int) -> None:
         warn_line: list[str] = []
         for n in SIZES:
             trials = TRIALS_BIG if n >= BIG else TRIALS
-            ref = g.multinomial(n * ratio, p)
-            fb = FeatureBaseline(
-                name="f",
-                kind="categorical",
-                categories={c: int(v) for c, v in zip(names, ref, strict=True) if v},
-                count=n * ratio,
-            )
-            cases = {"null": p, "10-point move": moved}
-            for case, q in cases.items():
-                pairs = {}
-                for t in range(trials):
-                    cc = CategoryCounts(cap=k + 10)
-                    cur = g.multinomial(n, q)
-                    cc.update_counts({c: int(v) for c, v in zip(names, cur, strict=True) if v})
-                    pairs[str(t)] = (fb, cc)
-                new = list(compare_many(pairs).values())
+            groups = GROUPS_BIG if n >= BIG else GROUPS
+            res: dict[str, list[drift.DriftResult]] = {}
+            for _ in range(groups):
+                ref = g.multinomial(n * ratio, p)
+                fb = FeatureBaseline(
+                    name="f",
+                    kind="categorical",
+                    categories={c: int(v) for c, v in zip(names, ref, strict=True) if v},
+                    count=n * ratio,
+                )
+                for case in ("null", "10-point move", "30% unseen"):
+                    pairs = {}
+                    for t in range(trials // groups):
+                        cc = CategoryCounts(cap=k + 10)
+                        # exactly 30 % of the rows (rounded up) in a category never seen
+                        new_vals = int(np.ceil(0.3 * n)) if case == "30% unseen" else 0
+                        cur = g.multinomial(n - new_vals, moved if case == "10-point move" else p)
+                        counts = {c: int(v) for c, v in zip(names, cur, strict=True) if v}
+                        if new_vals:
+                            counts["unseen"] = new_vals
+                        cc.update_counts(counts)
+                        pairs[str(t)] = (fb, cc)
+                    res.setdefault(case, []).extend(compare_many(pairs).values())
+            for case, new in res.items():
                 old = [_with_p(r, r.details.get("p_value_asymptotic", 1.0)) for r in new]
                 d_new, w_new = _rates(new, None)
                 d_old, w_old = _rates(old, OLD_POLICY)
                 cells.setdefault(case, []).append(f"{d_old:.3f}/{d_new:.3f}")
                 if case == "null":
                     warn_line.append(f"{w_old:.3f}/{w_new:.3f}")
-            # 30 % of the window in categories the baseline never saw
-            pairs = {}
-            for t in range(trials):
-                cc = CategoryCounts(cap=k + 10)
-                new_vals = int(np.ceil(0.3 * n))  # exactly 30 % of the rows, rounded up
-                cur = g.multinomial(n - new_vals, p)
-                counts = {c: int(v) for c, v in zip(names, cur, strict=True) if v}
-                if new_vals:
-                    counts["unseen"] = int(new_vals)
-                cc.update_counts(counts)
-                pairs[str(t)] = (fb, cc)
-            new = list(compare_many(pairs).values())
-            old = [_with_p(r, r.details.get("p_value_asymptotic", 1.0)) for r in new]
-            cells.setdefault("30% unseen", []).append(
-                f"{_rates(old, OLD_POLICY)[0]:.3f}/{_rates(new, None)[0]:.3f}"
-            )
         for case, row in cells.items():
             print(f"  {case:<20}" + "".join(f"{c:>14}" for c in row))
         print(f"  {'(null warning)':<20}" + "".join(f"{c:>14}" for c in warn_line))

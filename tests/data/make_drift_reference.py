@@ -103,7 +103,14 @@ def small_n_case(name: str, ref: list[float], cur: list[float]) -> dict[str, obj
         "name": name,
         "ref": ref,
         "cur": cur,
-        "mannwhitneyu_asymptotic": float(stats.mannwhitneyu(x, y, method="asymptotic").pvalue),
+        # scipy's U (mid-ranks) with the untied variance, as otelml uses (see rank_p)
+        "mannwhitneyu_untied": float(
+            2
+            * stats.norm.sf(
+                max(abs(stats.mannwhitneyu(y, x).statistic - n_r * n_c / 2) - 0.5, 0.0)
+                / np.sqrt(n_r * n_c * (n_r + n_c + 1) / 12)
+            )
+        ),
         "outside": min(1.0, 2 * min(p_lo, p_hi)),
         "unseen": min(1.0, k_used * min(unseen, default=1.0)),
         "pooled_chi2": pooled_p,

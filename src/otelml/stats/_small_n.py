@@ -6,8 +6,8 @@ cell the reference rarely uses gives chi-square in the hundreds), and the binned
 is blind to a few values far outside the reference's range. These row kernels (``(m, k)``
 count arrays, one row per feature, rows with positive totals) add what the decision needs:
 
-- :func:`rank_p`: the Wilcoxon-Mann-Whitney test on the bins as tied groups (mid-ranks, tie
-  correction), the efficient test of a location shift;
+- :func:`rank_p`: the Wilcoxon-Mann-Whitney test on the bins as groups of mid-ranks, the
+  efficient test of a location shift;
 - :func:`outside_p`: the exact (rank) test of current values beyond the reference's min /
   max, which catches a few far values whatever the sample size;
 - :func:`pooled_chi2_p`: Pearson's chi-square after pooling the cells whose expected count in
@@ -90,11 +90,15 @@ def unseen_p(r: FloatArray, c: FloatArray) -> FloatArray:
 
 
 def rank_p(r: FloatArray, c: FloatArray) -> FloatArray:
-    """Return the two-sided Wilcoxon-Mann-Whitney p-value with the bins as tied groups.
+    """Return the two-sided Wilcoxon-Mann-Whitney p-value with the bins as groups of mid-ranks.
 
-    Mid-ranks and the tie-corrected variance, normal law with continuity correction: equal
-    to ``scipy.stats.mannwhitneyu(..., method="asymptotic")`` on data with one distinct value
-    per bin.
+    The statistic uses mid-ranks (each bin's values share the average of their ranks); its
+    variance is the untied ``n_r n_c (N + 1) / 12``, normal law with continuity correction.
+    The tie-corrected variance would be right if the values of a bin were truly equal, but the
+    bins are quantiles *of the reference sample*, so the tie structure depends on the labels
+    and the corrected test flagged 3.3 % of unchanged 50-row windows at 1.67 %; mid-ranking
+    only shrinks the statistic's spread (it averages the raw ranks), so the untied variance
+    keeps the test conservative, also for real ties (integer data).
     """
     n_r, n_c = r.sum(axis=1), c.sum(axis=1)
     n = n_r + n_c
@@ -103,8 +107,7 @@ def rank_p(r: FloatArray, c: FloatArray) -> FloatArray:
     midrank = before + (t + 1.0) / 2.0
     u = (c * midrank).sum(axis=1) - n_c * (n_c + 1.0) / 2.0
     mu = n_r * n_c / 2.0
-    tie = (t**3 - t).sum(axis=1) / np.maximum(n * (n - 1.0), 1.0)
-    var = n_r * n_c / 12.0 * np.maximum(n + 1.0 - tie, 0.0)
+    var = n_r * n_c / 12.0 * (n + 1.0)
     dev = np.maximum(np.abs(u - mu) - 0.5, 0.0)
     z = np.divide(dev, np.sqrt(var), out=np.zeros_like(dev), where=var > 0)
     p: FloatArray = np.clip(2.0 * special.ndtr(-z), 0.0, 1.0)

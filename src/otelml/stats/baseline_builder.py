@@ -50,6 +50,7 @@ __all__ = [
     "DEFAULT_MAX_REFERENCE_SCORES",
     "ERROR_DELTA",
     "BaselineBuilder",
+    "quantile_grid",
     "quantile_rank_error",
 ]
 
