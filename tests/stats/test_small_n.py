@@ -226,3 +226,29 @@ def test_binned_wasserstein_tracks_raw_data_at_10k(case: str) -> None:
     got = compare(fb, _window(fb, y)).effect_size
     raw = stats.wasserstein_distance(x, y) / x.std()
     assert abs(got - raw) <= max(0.1 * raw, 0.01), (got, raw)
+
+
+def test_unseen_category_alerts_even_when_every_category_is_too_rare_to_count() -> None:
+    # 500 Zipf categories, 20-row window, 200-row baseline: no cell expects 5 values, so the
+    # chi-square has nothing to test, but 6 values of a category never seen are certain.
+    g = np.random.default_rng(1)
+    p = 1.0 / np.arange(1, 501) ** 1.1
+    p /= p.sum()
+    names = [f"c{i}" for i in range(500)]
+    ref = g.multinomial(200, p)
+    fb = FeatureBaseline(
+        name="c",
+        kind="categorical",
+        categories={c: int(v) for c, v in zip(names, ref, strict=True) if v},
+        count=200,
+    )
+    cur = g.multinomial(14, p)
+    counts = {c: int(v) for c, v in zip(names, cur, strict=True) if v}
+    cc = CategoryCounts(cap=510)
+    cc.update_counts({**counts, "unseen": 6})
+    res = compare(fb, cc)
+    assert res.min_detectable_effect == np.inf  # nothing else is measurable at this n
+    assert decide({"c": res})["c"].status == "drift"
+    cc = CategoryCounts(cap=510)
+    cc.update_counts(counts)
+    assert decide({"c": compare(fb, cc)})["c"].status == "insufficient_data"

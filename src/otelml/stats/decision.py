@@ -179,8 +179,8 @@ def decide(
     """Return a :class:`FeatureStatus` per feature of one model (or one segment of it).
 
     - ``"insufficient_data"``: an empty side, fewer than ``min_samples`` current or
-      ``min_reference`` reference values, or sizes at which no difference could be
-      significant. Such features are left out of the BH family.
+      ``min_reference`` reference values, or sizes at which no difference of the effect's
+      kind could be significant (and none was). Such features are left out of the BH family.
     - ``"drift"``: BH-adjusted p-value < ``drift_alpha`` and effect size >= the drift threshold.
     - ``"warning"``: otherwise, adjusted p-value < ``fdr_alpha`` and effect size >= the
       warning threshold.
@@ -209,7 +209,10 @@ def decide(
                 f">= {policy.min_samples} / >= {policy.min_reference}",
                 math.inf if r.empty else mde[name],
             )
-        elif math.isinf(mde[name]):
+        elif math.isinf(mde[name]) and (r.p_value is None or r.p_value >= policy.fdr_alpha):
+            # Nothing measured on this scale could be significant (e.g. every category too
+            # rare to count at this n) -- unless another component test already is (mass in
+            # categories never seen): then it is decided as usual.
             out[name] = FeatureStatus(
                 "insufficient_data",
                 None,
