@@ -66,6 +66,57 @@ def ks_case(seed: int, n_ref: int, n_cur: int, shift: float) -> dict[str, object
     }
 
 
+def small_n_case(name: str, ref: list[float], cur: list[float]) -> dict[str, object]:
+    """scipy's answers for the small-sample tests of otelml.stats._small_n on one table."""
+    r, c = np.asarray(ref, float), np.asarray(cur, float)
+    x = np.repeat(np.arange(r.size), r.astype(int))  # one distinct value per bin
+    y = np.repeat(np.arange(c.size), c.astype(int))
+    n_r, n_c = int(r.sum()), int(c.sum())
+    tot = r + c
+
+    def all_current(j: int) -> float:
+        # P(j given pooled values all fall in the current sample) = hypergeom pmf(j; N, n_c, j)
+        return float(stats.hypergeom.pmf(j, n_r + n_c, n_c, j)) if j else 1.0
+
+    p_hi = all_current(int(c[-1])) if r[-1] == 0 else 1.0
+    p_lo = all_current(int(c[0])) if r[0] <= 1 else 1.0
+    unseen = [all_current(int(c[j])) for j in range(r.size) if r[j] == 0 and c[j] > 0]
+    k_used = int((tot > 0).sum())
+    # Pooling as documented: cells expecting < 5 values in the smaller sample are summed; a
+    # pool that still expects < 5 joins the smallest large cell.
+    t = r + c
+    scale = min(n_r, n_c) / (n_r + n_c)
+    small = (t * scale < 5) & (t > 0)
+    big = (t > 0) & ~small
+    rr, cc = np.where(small, 0, r), np.where(small, 0, c)
+    pr, pc = r[small].sum(), c[small].sum()
+    if (pr + pc) * scale < 5 and big.any():
+        j = int(np.argmin(np.where(big, t, np.inf)))
+        rr[j] += pr
+        cc[j] += pc
+    else:
+        rr, cc = np.append(rr, pr), np.append(cc, pc)
+    keep = (rr + cc) > 0
+    pooled = np.vstack([rr[keep], cc[keep]])
+    pooled_p = float(stats.chi2_contingency(pooled, correction=False)[1]) if keep.sum() > 1 else 1.0
+    return {
+        "name": name,
+        "ref": ref,
+        "cur": cur,
+        # scipy's U (mid-ranks) with the untied variance, as otelml uses (see rank_p)
+        "mannwhitneyu_untied": float(
+            2
+            * stats.norm.sf(
+                max(abs(stats.mannwhitneyu(y, x).statistic - n_r * n_c / 2) - 0.5, 0.0)
+                / np.sqrt(n_r * n_c * (n_r + n_c + 1) / 12)
+            )
+        ),
+        "outside": min(1.0, 2 * min(p_lo, p_hi)),
+        "unseen": min(1.0, k_used * min(unseen, default=1.0)),
+        "pooled_chi2": pooled_p,
+    }
+
+
 def main() -> None:
     cases = [
         reference_case("equal", [10, 20, 30, 40], [10, 20, 30, 40]),
@@ -82,6 +133,12 @@ def main() -> None:
         "pseudo_count": PSEUDO,
         "cases": cases,
         "ks": [ks_case(s, 5000, 3000, sh) for s, sh in ((1, 0.0), (2, 0.1), (3, 0.5))],
+        "small_n": [
+            small_n_case("outside", [1, 40, 40, 40, 0], [3, 5, 6, 2, 4]),
+            small_n_case("null_like", [1, 50, 50, 49, 0], [0, 7, 6, 7, 0]),
+            small_n_case("sparse", [300, 40, 9, 3, 2, 1, 0], [5, 3, 2, 4, 0, 2, 4]),
+            small_n_case("shifted", [1, 30, 30, 30, 30, 0], [0, 2, 5, 9, 13, 1]),
+        ],
     }
     path = Path(__file__).with_name("drift_reference.json")
     path.write_text(json.dumps(out, indent=1) + "\n")

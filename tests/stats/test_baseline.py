@@ -21,7 +21,8 @@ from otelml.stats.baseline import (
 )
 from otelml.stats.baseline_builder import BaselineBuilder, quantile_rank_error
 
-PROBS = np.arange(1, 10) / 10
+# The default grid: cosine-spaced levels, denser in the tails (see quantile_grid).
+PROBS = (1 - np.cos(np.pi * np.arange(1, 10) / 10)) / 2
 
 
 def _build(chunks, **kw):
@@ -57,9 +58,29 @@ def test_numeric_edges_and_counts_match_numpy():
     assert fb.mean == pytest.approx(np.mean(x), rel=1e-12)
     assert fb.std == pytest.approx(np.std(x), rel=1e-12)
     assert fb.quantile_method == "exact"
-    # Every inner bin holds close to a tenth: an edge closes the bin of its quantile.
+    # Every inner bin holds its grid share: an edge closes the bin of its quantile.
     shares = np.array(fb.ref_counts[1:-1]) / len(x)
-    np.testing.assert_allclose(shares, 0.1, atol=2 / len(x))
+    np.testing.assert_allclose(shares, np.diff([0, *PROBS, 1]), atol=2 / len(x))
+    # Each bin's reference mean, for the binned Wasserstein distance.
+    idx = np.searchsorted(want, x, side="left")
+    means = [x[idx == i].mean() if np.any(idx == i) else np.nan for i in range(want.size + 1)]
+    np.testing.assert_allclose(fb.bin_means, means, rtol=1e-12)
+
+
+def test_uniform_spacing_gives_deciles_and_old_documents_load():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=10_001)
+    b = BaselineBuilder(spacing="uniform")
+    b.update({"x": x})
+    fb = b.freeze(model="m", version="1").features["x"]
+    np.testing.assert_allclose(np.array(fb.ref_counts[1:-1]) / x.size, 0.1, atol=2 / x.size)
+    d = fb.to_dict()
+    del d["bin_means"]  # a document written before bin_means existed
+    old = FeatureBaseline.from_dict(d)
+    assert old.bin_means == ()
+    assert FeatureBaseline.from_dict(fb.to_dict()) == fb
+    with pytest.raises(ValueError, match="spacing"):
+        BaselineBuilder(spacing="log")
 
 
 def test_counts_agree_with_np_histogram():

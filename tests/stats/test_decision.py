@@ -134,7 +134,7 @@ def test_statuses_and_reasons() -> None:
         "warning": _res(effect=0.15, p=1e-9),
         "small": _res(effect=0.01, p=1e-9),
         "noise": _res(effect=0.3, p=0.5),
-        "few": _res(effect=0.9, p=1e-9, n=99),
+        "few": _res(effect=0.9, p=1e-9, n=19),
         "empty": DriftResult("psi", 0.0, None, 0.0, 10_000, 0, 10),
         "nop": _res(effect=0.25, p=None),
     }
@@ -188,8 +188,8 @@ def test_policy_overrides_and_validation() -> None:
 def test_rank_features_weights_by_importance_on_a_common_scale() -> None:
     results = {
         "a": _res("psi", effect=0.2),  # 1.0 x drift threshold
-        "b": _res("wasserstein", effect=0.1),  # 0.5
-        "c": _res("chi_square", effect=0.3),  # 3.0
+        "b": _res("wasserstein", effect=0.05),  # 0.5
+        "c": _res("chi_square", effect=0.21),  # 3.0
         "d": DriftResult("psi", 0.0, None, 0.0, 100, 0, 10),
     }
     ranked = rank_features(results, importances={"b": 10.0})

@@ -16,6 +16,16 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
+from otelml.stats._small_n import (
+    CATEGORY_TESTS,
+    ORDERED_TESTS,
+    outside_p,
+    pooled_chi2_p,
+    rank_p,
+    unseen_p,
+)
+from otelml.stats._w1_reps import two_point_w1
+
 FloatArray = NDArray[np.float64]
 
 
@@ -148,7 +158,26 @@ def _chi_square(r: FloatArray, c: FloatArray) -> _Rows:
     den = p / n_c[:, None] + q / n_r[:, None]
     stat = np.divide((p - q) ** 2, den, out=np.zeros_like(den), where=den > 0).sum(axis=1)
     df = _used_bins(r, c) - 1
-    return _Rows(stat, _chi2_sf(stat, df), _cramers_v(p, q), {"df": df})
+    return _categories_rows(r, c, stat, _chi2_sf(stat, df), _cramers_v(p, q), df)
+
+
+def _categories_rows(
+    r: FloatArray,
+    c: FloatArray,
+    stat: FloatArray,
+    p_asym: FloatArray,
+    v: FloatArray,
+    df: FloatArray,
+) -> _Rows:
+    # The asymptotic chi-square law fails on small expected counts (false alarms at small n,
+    # tables/sparse categories); the decision's p-value is valid at every n: pooled Pearson
+    # chi-square and the exact test of unseen-category mass, Bonferroni-combined.
+    p_pool, df_pool = pooled_chi2_p(r, c)
+    p_new = unseen_p(r, c)
+    p = np.minimum(1.0, CATEGORY_TESTS * np.minimum(p_pool, p_new))
+    details = {"df": df, "p_value_asymptotic": p_asym, "pooled_df": df_pool}
+    details["p_value_pooled"], details["p_value_unseen"] = p_pool, p_new
+    return _Rows(stat, p, v, details)
 
 
 def _g_test(r: FloatArray, c: FloatArray) -> _Rows:
@@ -161,7 +190,7 @@ def _g_test(r: FloatArray, c: FloatArray) -> _Rows:
     )
     stat = np.maximum(stat, 0.0)
     df = _used_bins(r, c) - 1
-    return _Rows(stat, _chi2_sf(stat, df), _cramers_v(p, q), {"df": df})
+    return _categories_rows(r, c, stat, _chi2_sf(stat, df), _cramers_v(p, q), df)
 
 
 def _ks_sf(d: FloatArray, n_eff: FloatArray) -> FloatArray:
@@ -198,15 +227,26 @@ def _ks(r: FloatArray, c: FloatArray) -> _Rows:
     return _Rows(d, _ks_sf(d, n_eff), d, details)
 
 
-def _wasserstein(r: FloatArray, c: FloatArray, reps: FloatArray, scale: FloatArray) -> _Rows:
+def _wasserstein(
+    r: FloatArray, c: FloatArray, reps: FloatArray, scale: FloatArray, cur_reps: FloatArray
+) -> _Rows:
     ks = _ks(r, c)
-    f_r, f_c = _cdfs(r, c)
-    raw = np.sum(np.abs(f_r[:, 1:-1] - f_c[:, 1:-1]) * np.diff(reps, axis=1), axis=1)
+    raw = two_point_w1(r, c, reps, cur_reps)
     stat = raw / scale
+    # W1 has no closed-form test. Three tests of the same hypothesis on the same counts, each
+    # valid at small n, cover what W1 reacts to: KS (any change of shape), Wilcoxon-Mann-
+    # Whitney (a location shift, more efficiently) and the exact test of mass beyond the
+    # reference's range (a few far values that neither rank test weighs). Bonferroni keeps
+    # the level whatever their dependence.
+    p_rank, p_out = rank_p(r, c), outside_p(r, c)
+    p = np.minimum(1.0, ORDERED_TESTS * np.minimum(np.minimum(ks.p_value, p_rank), p_out))
     details = {"raw_distance": raw, "scale": scale, "ks_statistic": ks.statistic}
-    # W1 has no closed-form test; the binned KS test on the same counts tests the same
-    # hypothesis (equal distributions) and supplies the p-value.
-    return _Rows(stat, ks.p_value, stat, details)
+    details["p_value_ks"], details["p_value_rank"], details["p_value_outside"] = (
+        ks.p_value,
+        p_rank,
+        p_out,
+    )
+    return _Rows(stat, p, stat, details)
 
 
 # ------------------------------------------------------------------------------------------

@@ -24,6 +24,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from otelml.stats._baseline_parse import BaselineFormatError as BaselineFormatError
+from otelml.stats._baseline_parse import (
+    _dec,
+    _get,
+    _int,
+    _list,
+    _obj,
+    _text,
+)
+
 if TYPE_CHECKING:
     from otelml.stats.categorical import CategoryCounts
     from otelml.stats.histogram import FixedHistogram
@@ -38,57 +48,12 @@ KINDS: tuple[str, ...] = ("numeric", "categorical")
 QuantileMethod = Literal["exact", "sample"]
 
 
-class BaselineFormatError(ValueError):
-    """A baseline dict or JSON document is malformed or of an unsupported schema version."""
-
-
 def _enc(x: float) -> float | str:
     if math.isnan(x):
         return "NaN"
     if math.isinf(x):
         return "Infinity" if x > 0 else "-Infinity"
     return float(x)
-
-
-def _dec(v: Any, what: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-        raise BaselineFormatError(f"{what}: expected a number, got {v!r}")
-    if isinstance(v, str) and v not in ("NaN", "Infinity", "-Infinity"):
-        raise BaselineFormatError(f"{what}: expected a number, got {v!r}")
-    return float(v)
-
-
-def _int(v: Any, what: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise BaselineFormatError(f"{what}: expected an integer, got {v!r}")
-    return v
-
-
-def _list(v: Any, what: str) -> list[Any] | tuple[Any, ...]:
-    if not isinstance(v, (list, tuple)):
-        raise BaselineFormatError(f"{what}: expected a list, got {type(v).__name__}")
-    return v
-
-
-def _obj(v: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(v, Mapping):
-        raise BaselineFormatError(f"{what}: expected an object, got {type(v).__name__}")
-    return v
-
-
-def _text(v: Any, what: str) -> str:
-    if isinstance(v, (Mapping, list, tuple)):
-        raise BaselineFormatError(f"{what}: expected a string, got {type(v).__name__}")
-    return str(v)
-
-
-def _get(d: Mapping[str, Any], key: str, what: str) -> Any:
-    try:
-        return d[key]
-    except KeyError:
-        raise BaselineFormatError(f"{what}: missing key {key!r}") from None
-    except TypeError:
-        raise BaselineFormatError(f"{what}: expected an object, got {type(d).__name__}") from None
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,6 +82,11 @@ class FeatureBaseline:
         ``"exact"`` when every value was used for the edges; ``"sample"`` when a uniform sample
         was, with each edge's rank within ``quantile_rank_error`` of its target share with
         probability ``1 - 1e-6``. The counts are exact either way.
+    bin_means
+        Numeric: the reference's mean value within each of the ``len(edges) + 1`` bins (NaN for
+        an empty bin), so that the binned Wasserstein distance puts each bin's mass where the
+        reference's mass really is (``docs/drift.md``). Empty for baselines written before it
+        existed (or built from histograms): drift then estimates them from the edges.
     """
 
     name: str
@@ -135,6 +105,7 @@ class FeatureBaseline:
     inf_rate: float = 0.0
     quantile_method: QuantileMethod = "exact"
     quantile_rank_error: float = 0.0
+    bin_means: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -153,8 +124,15 @@ class FeatureBaseline:
             raise ValueError(f"{self.name}: ref_counts must be non-negative")
         if any(int(v) < 0 for v in self.categories.values()):
             raise ValueError(f"{self.name}: category counts must be non-negative")
+        means = tuple(float(m) for m in self.bin_means)
+        if means and len(means) != len(edges) + 1:
+            raise ValueError(
+                f"{self.name}: bin_means needs len(edges) + 1 = {len(edges) + 1} entries, "
+                f"got {len(means)}"
+            )
         object.__setattr__(self, "edges", edges)
         object.__setattr__(self, "ref_counts", counts)
+        object.__setattr__(self, "bin_means", means)
         object.__setattr__(self, "categories", {str(k): int(v) for k, v in self.categories.items()})
 
     def __eq__(self, other: object) -> bool:
@@ -183,7 +161,7 @@ class FeatureBaseline:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (non-finite floats as strings) that round-trips exactly."""
-        return {
+        d: dict[str, Any] = {
             "name": self.name,
             "kind": self.kind,
             "count": self.count,
@@ -201,6 +179,11 @@ class FeatureBaseline:
             "quantile_method": self.quantile_method,
             "quantile_rank_error": _enc(self.quantile_rank_error),
         }
+        if self.bin_means:
+            # Added within schema 1: older readers ignore the key, and documents without it
+            # still load (drift then estimates the means from the edges).
+            d["bin_means"] = [_enc(m) for m in self.bin_means]
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], path: str | None = None) -> FeatureBaseline:
@@ -244,6 +227,10 @@ class FeatureBaseline:
                 quantile_method=method,
                 quantile_rank_error=_dec(
                     d.get("quantile_rank_error", 0.0), f"{what}.quantile_rank_error"
+                ),
+                bin_means=tuple(
+                    _dec(m, f"{what}.bin_means")
+                    for m in _list(d.get("bin_means", ()), f"{what}.bin_means")
                 ),
             )
         except BaselineFormatError:

@@ -26,173 +26,33 @@ they come from a second pass over the data. Min and max are always exact.
 from __future__ import annotations
 
 import copy
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
-from otelml.semconv import OTHER_CATEGORY
+from otelml.stats._builder_columns import (
+    DEFAULT_MAX_EXACT,
+    DEFAULT_MAX_REFERENCE_SCORES,
+    ERROR_DELTA,
+    _Categorical,
+    _Numeric,
+    quantile_grid,
+    quantile_rank_error,
+)
 from otelml.stats._columns import infer_kind, split_categorical, split_numeric
 from otelml.stats._reservoir import Reservoir
-from otelml.stats.baseline import DEFAULT_CATEGORY_CAP, KINDS, Baseline, FeatureBaseline, Kind
+from otelml.stats.baseline import DEFAULT_CATEGORY_CAP, KINDS, Baseline, Kind
 
-DEFAULT_MAX_EXACT = 1 << 21
-DEFAULT_MAX_REFERENCE_SCORES = 10_000
-ERROR_DELTA = 1e-6
-
-
-def quantile_rank_error(sample_size: int, delta: float = ERROR_DELTA) -> float:
-    """Return the DKW rank error bound of quantiles from a uniform sample of ``sample_size``."""
-    return math.sqrt(math.log(2.0 / delta) / (2.0 * sample_size))
-
-
-class _Numeric:
-    def __init__(self, capacity: int, rng: np.random.Generator) -> None:
-        self.rows = self.missing = self.nan = self.inf = 0
-        self.n, self.mean, self.m2 = 0, 0.0, 0.0
-        self.min, self.max = math.inf, -math.inf
-        self.sample = Reservoir(capacity, (np.float64,), rng)
-        self.edges: np.ndarray | None = None
-        self.counts: np.ndarray | None = None
-        self.counted = 0
-
-    def update(self, values: np.ndarray, n_missing: int) -> None:
-        self.rows += len(values) + n_missing
-        self.missing += n_missing
-        finite = np.isfinite(values)
-        if not finite.all():
-            nan = int(np.isnan(values).sum())
-            self.nan += nan
-            self.inf += int(len(values) - finite.sum()) - nan
-            values = values[finite]
-        nb = len(values)
-        if nb == 0:
-            return
-        mean_b = float(values.mean())
-        m2_b = float(np.square(values - mean_b).sum())
-        self._combine(nb, mean_b, m2_b)
-        self.min = min(self.min, float(values.min()))
-        self.max = max(self.max, float(values.max()))
-        self.sample.update(values)
-
-    def _combine(self, nb: int, mean_b: float, m2_b: float) -> None:
-        # Chan et al.'s parallel update: exact merge of (count, mean, M2) summaries.
-        n = self.n + nb
-        delta = mean_b - self.mean
-        self.mean += delta * nb / n
-        self.m2 += m2_b + delta * delta * self.n * nb / n
-        self.n = n
-
-    def merge_from(self, other: _Numeric) -> None:
-        self.rows += other.rows
-        self.missing += other.missing
-        self.nan += other.nan
-        self.inf += other.inf
-        if other.n:
-            self._combine(other.n, other.mean, other.m2)
-        self.min, self.max = min(self.min, other.min), max(self.max, other.max)
-        self.sample = self.sample.merge(other.sample)
-
-    def freeze_edges(self, bins: int) -> None:
-        vals = self.sample.values()
-        if self.n == 0:
-            self.edges = np.empty(0)
-        else:
-            probs = np.arange(1, bins) / bins
-            qs = np.quantile(vals, probs, method="inverted_cdf") if bins > 1 else []
-            self.edges = np.unique(np.concatenate([[self.min], qs, [self.max]]))
-        self.counts = np.zeros(len(self.edges) + 1, dtype=np.int64)
-        if self.sample.exact:
-            self._count(vals)
-
-    def _count(self, finite: np.ndarray) -> None:
-        assert self.edges is not None
-        assert self.counts is not None
-        idx = np.searchsorted(self.edges, finite, side="left")
-        self.counts += np.bincount(idx, minlength=len(self.counts))
-        self.counted += len(finite)
-
-    def count(self, values: np.ndarray) -> None:
-        if not self.sample.exact:
-            self._count(values[np.isfinite(values)])
-
-    def freeze(self, name: str, importance: float | None) -> FeatureBaseline:
-        assert self.edges is not None
-        assert self.counts is not None
-        if self.counted != self.n:
-            raise ValueError(
-                f"feature {name!r}: the second pass counted {self.counted} of {self.n} values; "
-                "call count() with every chunk again before freeze()"
-            )
-        rows = max(self.rows, 1)
-        exact = self.sample.exact
-        return FeatureBaseline(
-            name=name,
-            kind="numeric",
-            edges=tuple(self.edges.tolist()),
-            ref_counts=tuple(self.counts.tolist()),
-            min=self.min if self.n else math.nan,
-            max=self.max if self.n else math.nan,
-            mean=self.mean if self.n else math.nan,
-            std=math.sqrt(self.m2 / self.n) if self.n else math.nan,
-            count=self.rows,
-            missing_rate=self.missing / rows,
-            nan_rate=self.nan / rows,
-            inf_rate=self.inf / rows,
-            importance=importance,
-            quantile_method="exact" if exact else "sample",
-            quantile_rank_error=0.0 if exact else quantile_rank_error(self.sample.capacity),
-        )
-
-
-class _Categorical:
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
-        # Track up to `limit` distinct values exactly and keep the `cap` most frequent at the
-        # end, so the result does not depend on chunking or row order (first-come capping would).
-        self.limit = max(10 * cap, 10_000)
-        self.rows = self.missing = self.overflow = 0
-        self.counts: dict[str, int] = {}
-
-    def update(self, values: np.ndarray, n_missing: int) -> None:
-        self.rows += len(values) + n_missing
-        self.missing += n_missing
-        if len(values):
-            uniq, cnt = np.unique(values, return_counts=True)
-            self._add(zip(uniq.tolist(), cnt.tolist(), strict=True))
-
-    def _add(self, pairs: Iterable[tuple[str, int]]) -> None:
-        counts = self.counts
-        for key, c in pairs:
-            if key in counts:
-                counts[key] += c
-            elif len(counts) < self.limit:
-                counts[key] = c
-            else:
-                self.overflow += c
-
-    def merge_from(self, other: _Categorical) -> None:
-        self.rows += other.rows
-        self.missing += other.missing
-        self.overflow += other.overflow
-        self._add(other.counts.items())
-
-    def freeze(self, name: str, importance: float | None) -> FeatureBaseline:
-        ranked = sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        cats = dict(ranked[: self.cap])
-        other = self.overflow + sum(c for _, c in ranked[self.cap :])
-        if other:
-            cats[OTHER_CATEGORY] = cats.get(OTHER_CATEGORY, 0) + other
-        return FeatureBaseline(
-            name=name,
-            kind="categorical",
-            categories=cats,
-            count=self.rows,
-            missing_rate=self.missing / max(self.rows, 1),
-            importance=importance,
-        )
+__all__ = [
+    "DEFAULT_MAX_EXACT",
+    "DEFAULT_MAX_REFERENCE_SCORES",
+    "ERROR_DELTA",
+    "BaselineBuilder",
+    "quantile_grid",
+    "quantile_rank_error",
+]
 
 
 class BaselineBuilder:
@@ -208,8 +68,13 @@ class BaselineBuilder:
     prediction, label : str, optional
         Names of the prediction and ground-truth columns, profiled like features.
     bins : int
-        Quantile bins per numeric feature (edges at the 1/bins .. (bins-1)/bins quantiles plus
-        min and max, duplicates removed).
+        Quantile bins per numeric feature: ``bins - 1`` quantile edges plus min and max,
+        duplicates removed.
+    spacing : {"cosine", "uniform"}
+        Levels of the quantile edges: ``"uniform"`` at ``j / bins`` (deciles), ``"cosine"``
+        (default) denser in the tails, which keeps the binned Wasserstein distance within a
+        tenth of the raw-data one for scale changes too
+        (:func:`otelml.stats._builder_columns.quantile_grid`).
     category_cap : int
         Categories kept per categorical column; the rest are counted as ``__other__``.
     max_exact : int
@@ -233,7 +98,9 @@ class BaselineBuilder:
         max_exact: int = DEFAULT_MAX_EXACT,
         max_reference_scores: int = DEFAULT_MAX_REFERENCE_SCORES,
         seed: int = 0,
+        spacing: str = "cosine",
     ) -> None:
+        quantile_grid(1, spacing)  # validates spacing
         if bins < 1:
             raise ValueError(f"bins must be >= 1, got {bins}")
         if category_cap < 1:
@@ -248,7 +115,7 @@ class BaselineBuilder:
         self.prediction, self.label = prediction, label
         self.bins, self.category_cap, self.max_exact = bins, category_cap, max_exact
         self.max_reference_scores = max_reference_scores
-        self.seed = seed
+        self.seed, self.spacing = seed, spacing
         self._rng = np.random.default_rng(seed)
         self._states: dict[str, _Numeric | _Categorical] = {}
         self._scores: Reservoir | None = None
@@ -365,7 +232,7 @@ class BaselineBuilder:
         if not self._frozen_edges:
             for state in self._states.values():
                 if isinstance(state, _Numeric):
-                    state.freeze_edges(self.bins)
+                    state.freeze_edges(self.bins, self.spacing)
             self._frozen_edges = True
 
     def edges(self) -> dict[str, tuple[float, ...]]:

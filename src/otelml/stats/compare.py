@@ -16,6 +16,7 @@ from typing import Final
 
 import numpy as np
 
+from otelml.stats._w1_reps import corrected_means, side_bounds
 from otelml.stats.baseline import FeatureBaseline
 from otelml.stats.categorical import CategoryCounts
 from otelml.stats.drift import (
@@ -37,10 +38,51 @@ DEFAULT_METHODS: Final[Mapping[str, str]] = MappingProxyType(
 """Default method per feature kind; why these, see ``docs/drift.md``."""
 
 
+class _Sides:
+    """Per-bin priors and bounds of both sides' representatives, and each side's total."""
+
+    __slots__ = (
+        "cur_hi",
+        "cur_lo",
+        "cur_prior",
+        "cur_total",
+        "ref_hi",
+        "ref_lo",
+        "ref_prior",
+        "ref_total",
+    )
+
+    def __init__(self, baseline: FeatureBaseline, hist: FixedHistogram, reps: FloatArray) -> None:
+        e = list(baseline.edges)
+        fallback = reps.tolist()
+        means = baseline.bin_means
+        if means:
+            # Exact bin means need no correction; an empty bin keeps the edge-based value.
+            self.ref_prior = [m if m == m else f for m, f in zip(means, fallback, strict=True)]
+            self.ref_total = math.nan
+        else:
+            self.ref_prior = list(fallback)
+            n_ref = sum(baseline.ref_counts)
+            self.ref_total = baseline.mean * n_ref if math.isfinite(baseline.mean) else math.nan
+        self.ref_lo, self.ref_hi = side_bounds(e, baseline.min, baseline.max, reps)
+        lo, hi = side_bounds(e, hist.min, hist.max, reps)
+        prior = list(self.ref_prior)
+        # An open bin beyond the baseline's own min / max (edges that include them) holds
+        # the window's out-of-range values, which start at its middle; an open bin the
+        # reference fills (interior quantile edges only) starts where the reference's mass is.
+        if e:
+            if lo[0] < e[0] and e[0] <= baseline.min:
+                prior[0] = 0.5 * (lo[0] + e[0])
+            if hi[-1] > e[-1] and e[-1] >= baseline.max:
+                prior[-1] = 0.5 * (hi[-1] + e[-1])
+        self.cur_prior, self.cur_lo, self.cur_hi = prior, lo, hi
+        self.cur_total = hist.sum if e and math.isfinite(hist.sum) else math.nan
+
+
 class _Aligned:
     """A feature's reference and current counts on common bins, ready for a kernel."""
 
-    __slots__ = ("cur", "details", "new_share", "ref", "reps", "scale")
+    __slots__ = ("cur", "details", "new_share", "ref", "reps", "scale", "sides")
 
     def __init__(
         self,
@@ -51,10 +93,12 @@ class _Aligned:
         scale: float = 1.0,
         new_share: float = 0.0,
         details: Mapping[str, float] | None = None,
+        sides: _Sides | None = None,
     ) -> None:
         self.ref, self.cur, self.reps, self.scale = ref, cur, reps, scale
         self.new_share = new_share
         self.details = dict(details or {})
+        self.sides = sides
 
 
 def _method_for(baseline: FeatureBaseline, method: str | None) -> str:
@@ -94,7 +138,8 @@ def _align_numeric(baseline: FeatureBaseline, current: Sketch) -> _Aligned:
     # The baseline validated its edges already: skip the checks (1,000 features add up).
     reps = _representatives(list(baseline.edges), baseline.min, baseline.max, scale)
     cur = np.asarray(hist.counts, dtype=np.float64)
-    return _Aligned(ref, cur, reps=reps, scale=scale, details=details)
+    sides = _Sides(baseline, hist, reps)
+    return _Aligned(ref, cur, reps=reps, scale=scale, details=details, sides=sides)
 
 
 def _align_categorical(baseline: FeatureBaseline, current: Sketch) -> _Aligned:
@@ -119,6 +164,37 @@ def _align(baseline: FeatureBaseline, current: Sketch) -> _Aligned:
     if baseline.kind == "numeric":
         return _align_numeric(baseline, current)
     return _align_categorical(baseline, current)
+
+
+def _representatives_of(
+    items: list[tuple[str, _Aligned]], ref: FloatArray, cur: FloatArray, k: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Return both sides' representatives (``_w1_reps``) and the scales, for padded rows."""
+    m = len(items)
+    # Padded bins count nothing, so any increasing continuation of the values will do (with
+    # no room to move).
+    grid = np.tile(np.arange(k, dtype=np.float64), (m, 1))
+    cols = {name: grid.copy() for name in ("rp", "rl", "rh", "cp", "cl", "ch")}
+    totals = np.full((m, 2), math.nan)
+    scale = np.ones(m)
+    for i, (_, a) in enumerate(items):
+        sd = a.sides
+        assert sd is not None
+        size = a.ref.size
+        last = sd.ref_prior[-1] if sd.ref_prior else 0.0
+        top = max(last, sd.cur_hi[-1], sd.ref_hi[-1]) + 1.0 + np.arange(k - size)
+        for key, vals in zip(
+            cols,
+            (sd.ref_prior, sd.ref_lo, sd.ref_hi, sd.cur_prior, sd.cur_lo, sd.cur_hi),
+            strict=True,
+        ):
+            cols[key][i, :size] = vals
+            cols[key][i, size:] = top
+        totals[i] = (sd.ref_total, sd.cur_total)
+        scale[i] = a.scale
+    mu = corrected_means(cols["rp"], ref, totals[:, 0], cols["rl"], cols["rh"])
+    nu = corrected_means(cols["cp"], cur, totals[:, 1], cols["cl"], cols["ch"])
+    return mu, nu, scale
 
 
 def compare(
@@ -175,23 +251,18 @@ def compare_many(
         m = len(items)
         ref = np.zeros((m, k))
         cur = np.zeros((m, k))
-        reps = scale = None
-        if chosen == "wasserstein":
-            # Padded bins count nothing, so any increasing continuation of the values will do.
-            reps = np.tile(np.arange(k, dtype=np.float64), (m, 1))
-            scale = np.ones(m)
+        reps = cur_reps = scale = None
         for i, (_, a) in enumerate(items):
             ref[i, : a.ref.size] = a.ref
             cur[i, : a.cur.size] = a.cur
-            if reps is not None and scale is not None and a.reps is not None:
-                reps[i, : a.reps.size] = a.reps
-                reps[i, a.reps.size :] = a.reps[-1] + 1.0 + np.arange(k - a.reps.size)
-                scale[i] = a.scale
+        if chosen == "wasserstein":
+            reps, cur_reps, scale = _representatives_of(items, ref, cur, k)
         results = batch_drift(
             chosen,
             ref,
             cur,
             reps=reps,
+            cur_reps=cur_reps,
             scale=scale,
             bins=[a.ref.size for _, a in items],
             new_category_share=[a.new_share for _, a in items],

@@ -1,11 +1,15 @@
-"""The drift decision: per-feature statuses that stay sane from 100 to 1,000,000 rows.
+"""The drift decision: per-feature statuses that are right from 20 to 1,000,000 rows.
 
 A raw p-value flags almost every feature at a million rows (tiny, harmless differences are
 "significant") and misses real shifts at a hundred. So a feature is ``"drift"`` only when its
-difference is both *real* -- Benjamini-Hochberg-adjusted p-value below ``fdr_alpha`` across the
-model's features -- and *large enough to matter* -- effect size at or above the method's drift
-threshold. Below ``min_samples`` current values the answer is ``"insufficient_data"``. Defaults
-and the reasons for them are in ``docs/drift.md``.
+difference is both *certain* -- Benjamini-Hochberg-adjusted p-value below ``drift_alpha``
+(0.001) across the features decided together -- and *large enough to matter* -- effect size at
+or above the method's drift threshold. ``"warning"`` asks for less certainty (``fdr_alpha``,
+0.05) and a smaller effect. The p-values are valid at small samples (``otelml.stats._small_n``),
+so a 20-row window far outside the baseline is ``"drift"`` while a 20-row window that merely
+looks different stays ``"ok"`` and says which effect it could have detected
+(``min_detectable_effect``). Defaults and the measurements behind them are in
+``docs/drift.md``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Final, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from otelml.stats._small_n import DEFAULT_ALPHA, min_detectable_effect
 from otelml.stats.drift import METHODS, DriftResult
 
 Status = Literal["ok", "warning", "drift", "insufficient_data"]
@@ -31,14 +36,17 @@ STATUS_CODES: Final[Mapping[str, int]] = MappingProxyType(
 DEFAULT_THRESHOLDS: Final[Mapping[str, tuple[float, float]]] = MappingProxyType(
     {
         # (warning, drift) on each method's effect size; see docs/drift.md for the reasons.
-        "wasserstein": (0.1, 0.2),  # std units: Evidently's 0.1; 0.2 = Cohen's "small" shift
+        # std units: drift at Evidently's 0.1; measured detection curves in docs/drift.md
+        "wasserstein": (0.05, 0.1),
         "psi": (0.1, 0.2),  # the industry rule of thumb (Arize, Evidently, credit scoring)
         "jensen_shannon": (0.05, 0.1),  # NannyML's default JS threshold is 0.1
         "hellinger": (0.05, 0.1),  # NannyML's default Hellinger threshold is 0.1
         "kl_divergence": (0.05, 0.1),  # ~ PSI / 2 for small shifts
         "ks": (0.05, 0.1),  # D = 0.1 ~ a 0.25 std location shift of a normal
-        "chi_square": (0.05, 0.1),  # balanced Cramér's V; Cohen's "small" w = 0.1
-        "g_test": (0.05, 0.1),
+        # balanced Cramér's V: the smallest 10-point mass move (between two categories near
+        # half the mass each) is V ~ 0.1, so drift sits below it (measured, docs/drift.md)
+        "chi_square": (0.035, 0.07),
+        "g_test": (0.035, 0.07),
     }
 )
 
@@ -54,24 +62,30 @@ class DriftPolicy:
     Attributes
     ----------
     fdr_alpha : float
-        False discovery rate controlled by Benjamini-Hochberg across the features decided
-        together (one model, one segment). Default 0.05.
+        False discovery rate of ``"warning"``, controlled by Benjamini-Hochberg across the
+        features decided together (one model, one segment). Default 0.05.
     min_samples : int
-        Fewer current values than this: ``"insufficient_data"``. Default 100.
+        Fewer current values than this: ``"insufficient_data"``. Default 20. The tests are
+        valid below it; it only keeps alerts off windows too small to act on.
     min_reference : int
-        Fewer reference values than this: ``"insufficient_data"``. Default 100.
+        Fewer reference values than this: ``"insufficient_data"``. Default 20.
     thresholds : Mapping[str, tuple[float, float]]
         ``(warning, drift)`` effect-size thresholds per method (:data:`DEFAULT_THRESHOLDS`).
     warning_threshold, drift_threshold : float or None
         When set, override the per-method thresholds for every method.
+    drift_alpha : float
+        BH-adjusted p-value below which a large enough effect is ``"drift"``
+        (at most ``fdr_alpha``). Default 0.001: false ``"drift"`` at most 0.1 % per feature
+        on unchanged data at any sample size.
     """
 
     fdr_alpha: float = 0.05
-    min_samples: int = 100
-    min_reference: int = 100
+    min_samples: int = 20
+    min_reference: int = 20
     thresholds: Mapping[str, tuple[float, float]] = field(default_factory=_default_thresholds)
     warning_threshold: float | None = None
     drift_threshold: float | None = None
+    drift_alpha: float = DEFAULT_ALPHA
 
     def thresholds_for(self, method: str) -> tuple[float, float]:
         """Return the ``(warning, drift)`` effect-size thresholds that apply to ``method``."""
@@ -87,6 +101,10 @@ class DriftPolicy:
         errors: list[str] = []
         if not 0 < self.fdr_alpha < 1:
             errors.append(f"fdr_alpha: must be in (0, 1), got {self.fdr_alpha!r}")
+        if not 0 < self.drift_alpha < 1:
+            errors.append(f"drift_alpha: must be in (0, 1), got {self.drift_alpha!r}")
+        elif self.drift_alpha > self.fdr_alpha:
+            errors.append(f"drift_alpha: {self.drift_alpha} > fdr_alpha {self.fdr_alpha}")
         for name in ("min_samples", "min_reference"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -110,11 +128,18 @@ class DriftPolicy:
 
 @dataclass(frozen=True)
 class FeatureStatus:
-    """The decision about one feature: its status, adjusted p-value and why."""
+    """The decision about one feature: its status, adjusted p-value, why, and what ok can vouch for.
+
+    ``min_detectable_effect`` is the smallest effect (in the method's unit) that would have
+    been significant at ``drift_alpha`` with this window's and the baseline's sizes (before
+    the BH adjustment, which raises it when many features are decided together); inf when
+    nothing could be, NaN when unknown.
+    """
 
     status: Status
     p_adjusted: float | None
     reason: str
+    min_detectable_effect: float = math.nan
 
     @property
     def code(self) -> int:
@@ -146,24 +171,35 @@ def benjamini_hochberg(p_values: ArrayLike) -> NDArray[np.float64]:
 
 
 def decide(
-    results: Mapping[str, DriftResult], policy: DriftPolicy | None = None
+    results: Mapping[str, DriftResult],
+    policy: DriftPolicy | None = None,
+    *,
+    separate: Iterable[str] = (),
 ) -> dict[str, FeatureStatus]:
     """Return a :class:`FeatureStatus` per feature of one model (or one segment of it).
 
     - ``"insufficient_data"``: an empty side, fewer than ``min_samples`` current or
-      ``min_reference`` reference values. Such features are left out of the BH family.
-    - ``"drift"``: BH-adjusted p-value < ``fdr_alpha`` and effect size >= the drift threshold.
-    - ``"warning"``: adjusted p-value < ``fdr_alpha`` and effect size >= the warning threshold.
+      ``min_reference`` reference values, or sizes at which no difference of the effect's
+      kind could be significant (and none was). Such features are left out of the BH family.
+    - ``"drift"``: BH-adjusted p-value < ``drift_alpha`` and effect size >= the drift threshold.
+    - ``"warning"``: otherwise, adjusted p-value < ``fdr_alpha`` and effect size >= the
+      warning threshold.
     - ``"ok"``: otherwise (not significant, or significant but too small to matter).
 
+    ``separate`` names results decided each in a Benjamini-Hochberg family of its own -- the
+    model's prediction: "did the output move?" is its own question, and should neither dilute
+    nor be diluted by the features'. The offline report and the processor both call
+    ``decide(results, policy, separate=[prediction_name])`` on the same results, so they agree.
     A result without a p-value is decided on its effect size alone (its ``p_adjusted`` is None).
     """
     policy = DriftPolicy() if policy is None else policy
     errors = policy.validate()
     if errors:
         raise ValueError("policy: " + "; ".join(errors))
+    mde = _detectable(results, policy.drift_alpha)
     out: dict[str, FeatureStatus] = {}
-    tested: list[str] = []
+    families: dict[str, list[str]] = {}
+    alone = set(separate)
     for name, r in results.items():
         if r.empty or r.n_cur < policy.min_samples or r.n_ref < policy.min_reference:
             out[name] = FeatureStatus(
@@ -171,29 +207,69 @@ def decide(
                 None,
                 f"{r.n_cur} current / {r.n_ref} reference values; need "
                 f">= {policy.min_samples} / >= {policy.min_reference}",
+                math.inf if r.empty else mde[name],
+            )
+        elif math.isinf(mde[name]) and (r.p_value is None or r.p_value >= policy.fdr_alpha):
+            # Nothing measured on this scale could be significant (e.g. every category too
+            # rare to count at this n) -- unless another component test already is (mass in
+            # categories never seen): then it is decided as usual.
+            out[name] = FeatureStatus(
+                "insufficient_data",
+                None,
+                f"no difference could be significant with {r.n_cur} current / {r.n_ref} "
+                f"reference values in {r.bins} bins",
+                math.inf,
             )
         elif r.p_value is not None:
-            tested.append(name)
-    p_adj = benjamini_hochberg([float(results[n].p_value or 0.0) for n in tested])
-    adjusted = dict(zip(tested, p_adj.tolist(), strict=True))
+            families.setdefault(name if name in alone else "", []).append(name)
+    adjusted: dict[str, float] = {}
+    for members in families.values():
+        p_adj = benjamini_hochberg([float(results[n].p_value or 0.0) for n in members])
+        adjusted.update(zip(members, p_adj.tolist(), strict=True))
     for name, r in results.items():
-        if name in out:
-            continue
-        warn, drift = policy.thresholds_for(r.method)
-        pa = adjusted.get(name)
-        significant = pa is None or pa < policy.fdr_alpha
-        sig = "no p-value" if pa is None else f"p_adj={pa:.3g}"
-        effect = f"{r.method} effect {r.effect_size:.3g}"
-        status: Status
-        if not significant:
-            status, why = "ok", f"not significant ({sig} >= {policy.fdr_alpha}); {effect}"
-        elif r.effect_size >= drift:
-            status, why = "drift", f"{effect} >= {drift} and {sig}"
-        elif r.effect_size >= warn:
-            status, why = "warning", f"{effect} >= {warn} (drift at {drift}) and {sig}"
+        if name not in out:
+            out[name] = _status(r, adjusted.get(name), mde[name], policy)
+    return out
+
+
+def _status(r: DriftResult, pa: float | None, mde: float, policy: DriftPolicy) -> FeatureStatus:
+    warn, drift = policy.thresholds_for(r.method)
+    sig = "no p-value" if pa is None else f"p_adj={pa:.3g}"
+    effect = f"{r.method} effect {r.effect_size:.3g}"
+    can = f"detectable from {mde:.3g} at n={r.n_cur}"
+    certain = pa is None or pa < policy.drift_alpha
+    significant = pa is None or pa < policy.fdr_alpha
+    status: Status
+    if certain and r.effect_size >= drift:
+        status, why = "drift", f"{effect} >= {drift} and {sig} < {policy.drift_alpha}"
+    elif significant and r.effect_size >= warn:
+        status, why = "warning", f"{effect} >= {warn} (drift at {drift}) and {sig}"
+    elif not significant:
+        status, why = "ok", f"not significant ({sig} >= {policy.fdr_alpha}); {effect}; {can}"
+    else:
+        status, why = "ok", f"{effect} < {warn}, too small to matter ({sig}); {can}"
+    return FeatureStatus(status, pa, why, mde)
+
+
+def _detectable(results: Mapping[str, DriftResult], alpha: float) -> dict[str, float]:
+    """Return each result's minimum detectable effect at ``alpha`` (batched per method)."""
+    out: dict[str, float] = {}
+    redo: dict[str, list[str]] = {}
+    for name, r in results.items():
+        if r.empty:
+            out[name] = math.inf
+        elif r.details.get("mde_alpha") == alpha and not math.isnan(r.min_detectable_effect):
+            out[name] = r.min_detectable_effect
         else:
-            status, why = "ok", f"{effect} < {warn}, too small to matter ({sig})"
-        out[name] = FeatureStatus(status, pa, why)
+            redo.setdefault(r.method, []).append(name)
+    for method, names in redo.items():
+        rs = [results[n] for n in names]
+        # A hand-made result without degrees of freedom: all its bins count.
+        df = np.array([r.details.get("pooled_df", r.details.get("df", r.bins - 1.0)) for r in rs])
+        n_ref = np.array([float(r.n_ref) for r in rs])
+        n_cur = np.array([float(r.n_cur) for r in rs])
+        found = min_detectable_effect(method, n_ref, n_cur, df, alpha)
+        out.update(zip(names, found.tolist(), strict=True))
     return out
 
 

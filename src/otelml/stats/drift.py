@@ -42,6 +42,7 @@ from otelml.stats._drift_kernels import FloatArray as FloatArray
 from otelml.stats._drift_kernels import _representatives as _representatives
 from otelml.stats._drift_kernels import representative_values as representative_values
 from otelml.stats._drift_kernels import wasserstein_scale as wasserstein_scale
+from otelml.stats._small_n import DEFAULT_ALPHA, min_detectable_effect
 
 PSEUDO_COUNT: Final = 0.5
 """Pseudo-count added to every used bin by PSI and KL (Haldane–Anscombe correction)."""
@@ -87,7 +88,13 @@ class DriftResult:
     new_category_share : float
         Share of current values in categories absent from the baseline (categorical only).
     details : Mapping[str, float]
-        Extra figures (bounds, scale, degrees of freedom); room to grow.
+        Extra figures (bounds, scale, degrees of freedom, the component p-values); room to grow.
+    min_detectable_effect : float
+        The smallest effect, in ``effect_size``'s unit, that this method's test would call
+        significant at these sample sizes and ``details["mde_alpha"]`` (default
+        :data:`otelml.stats._small_n.DEFAULT_ALPHA`, the drift level): what ``"ok"`` can
+        vouch for. For ``wasserstein`` it is the normal location shift in std units. ``inf``
+        when nothing could be significant (an empty side, a single bin); NaN when unknown.
     """
 
     method: str
@@ -99,6 +106,7 @@ class DriftResult:
     bins: int
     new_category_share: float = 0.0
     details: Mapping[str, float] = field(default_factory=_empty_details)
+    min_detectable_effect: float = math.nan
 
     @property
     def empty(self) -> bool:
@@ -122,6 +130,8 @@ def batch_drift(
     bins: Sequence[int] | None = None,
     new_category_share: Sequence[float] | None = None,
     extra_details: Sequence[Mapping[str, float]] | None = None,
+    cur_reps: ArrayLike | None = None,
+    alpha: float = DEFAULT_ALPHA,
 ) -> list[DriftResult]:
     """Return one :class:`DriftResult` per row of two ``(m, k)`` count arrays.
 
@@ -129,10 +139,15 @@ def batch_drift(
     nothing on either side and change no statistic. ``reps`` (``(m, k)``, increasing per row)
     and ``scale`` (``(m,)``) are required for ``"wasserstein"`` only. ``bins`` (each row's
     unpadded bin count, default ``k``), ``new_category_share`` and ``extra_details`` (merged
-    into ``details``) are copied into the results, one entry per row.
+    into ``details``) are copied into the results, one entry per row. ``cur_reps``
+    (``"wasserstein"`` only, default ``reps``) places the current's mass of each bin apart from
+    the reference's (``otelml.stats._w1_reps``). ``alpha`` is the level of the
+    ``min_detectable_effect`` of every result.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
     if not (math.isfinite(pseudo_count) and pseudo_count > 0):
         raise ValueError(f"pseudo_count must be positive and finite, got {pseudo_count!r}")
     ref, cur = _pair(ref_counts, cur_counts, ndim=2)
@@ -145,9 +160,11 @@ def batch_drift(
         if method == "wasserstein":
             if reps is None or scale is None:
                 raise ValueError("reps and scale are required for method 'wasserstein'")
-            v = np.asarray(reps, dtype=np.float64).reshape(m, k)[ok]
+            v_all = np.asarray(reps, dtype=np.float64).reshape(m, k)
+            v = v_all[ok]
+            w = v if cur_reps is None else np.asarray(cur_reps, np.float64).reshape(m, k)[ok]
             s = np.asarray(scale, dtype=np.float64).reshape(m)[ok]
-            rows = _wasserstein(r, c, v, s)
+            rows = _wasserstein(r, c, v, s, w)
         elif method in ("psi", "kl_divergence"):
             rows = (_psi if method == "psi" else _kl)(r, c, pseudo_count)
         else:
@@ -158,8 +175,14 @@ def batch_drift(
     shares = [0.0] * m if new_category_share is None else list(new_category_share)
     extra = extra_details
     out: list[DriftResult] = []
+    mde = [math.inf] * m
     if rows is not None:
         stat, pval, eff = rows.statistic.tolist(), rows.p_value.tolist(), rows.effect.tolist()
+        df = rows.details.get("pooled_df", rows.details.get("df", np.zeros(int(ok.sum()))))
+        found = min_detectable_effect(method, n_ref_f[ok], n_cur_f[ok], df, alpha)
+        for i, v_mde in zip(np.nonzero(ok)[0].tolist(), found.tolist(), strict=True):
+            mde[i] = v_mde
+        rows.details["mde_alpha"] = np.full(found.size, alpha)
         cols = {key: val.tolist() for key, val in rows.details.items()}
     j = 0
     for i in range(m):
@@ -167,7 +190,16 @@ def batch_drift(
             details: Mapping[str, float] = MappingProxyType(dict(extra[i]) if extra else {})
             out.append(
                 DriftResult(
-                    method, 0.0, None, 0.0, n_ref[i], n_cur[i], nbins[i], shares[i], details
+                    method,
+                    0.0,
+                    None,
+                    0.0,
+                    n_ref[i],
+                    n_cur[i],
+                    nbins[i],
+                    shares[i],
+                    details,
+                    math.inf,
                 )
             )
             continue
@@ -185,6 +217,7 @@ def batch_drift(
                 nbins[i],
                 shares[i],
                 MappingProxyType(d),
+                mde[i],
             )
         )
         j += 1

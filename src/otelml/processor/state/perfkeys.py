@@ -7,6 +7,10 @@ so that a bin or a metric means the same wherever it is read.
 from __future__ import annotations
 
 import bisect
+import math
+from typing import Any
+
+import numpy as np
 
 from otelml.stats.performance import default_score_edges
 
@@ -58,3 +62,31 @@ def score_bin(score: float) -> int:
     dominates when rows come one at a time.
     """
     return bisect.bisect_left(_EDGE_LIST, score)
+
+
+# Sparse score-bin counts, as the performance cells keep them.
+
+
+def add_count(d: dict[Any, int], k: Any, n: int) -> None:
+    v = d.get(k, 0) + n
+    if v:
+        d[k] = v
+    else:
+        d.pop(k, None)
+
+
+def dense(d: dict[int, int]) -> np.ndarray:
+    out = np.zeros(SCORE_EDGES.size + 1, dtype=np.int64)
+    if d:
+        idx = np.fromiter(d.keys(), dtype=np.int64, count=len(d))
+        out[idx] = np.fromiter(d.values(), dtype=np.int64, count=len(d))
+    return out
+
+
+def ratio(a: float, b: float) -> float:
+    return a / b if b else math.nan
+
+
+def nanmean(values: list[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return sum(finite) / len(finite) if finite else math.nan

@@ -24,7 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from otelml.processor.state.perfkeys import DELAY_BUCKETS, SCORE_EDGES, score_bin
+from otelml.processor.state.perfkeys import (
+    DELAY_BUCKETS,
+    SCORE_EDGES,
+    add_count,
+    dense,
+    nanmean,
+    ratio,
+    score_bin,
+)
 from otelml.processor.state.rows import Row
 from otelml.stats.performance import (
     ConfusionCounts,
@@ -33,28 +41,7 @@ from otelml.stats.performance import (
     ScoreHistograms,
 )
 
-_NBINS = SCORE_EDGES.size + 1
 _EPS = float(np.finfo(np.float64).eps)
-
-
-def _add(d: dict[Any, int], k: Any, n: int) -> None:
-    v = d.get(k, 0) + n
-    if v:
-        d[k] = v
-    else:
-        d.pop(k, None)
-
-
-def _dense(d: dict[int, int]) -> np.ndarray:
-    out = np.zeros(_NBINS, dtype=np.int64)
-    if d:
-        idx = np.fromiter(d.keys(), dtype=np.int64, count=len(d))
-        out[idx] = np.fromiter(d.values(), dtype=np.int64, count=len(d))
-    return out
-
-
-def _ratio(a: float, b: float) -> float:
-    return a / b if b else math.nan
 
 
 class Cell:
@@ -123,11 +110,11 @@ class Cell:
         self.predictions += sign
         if score is not None and math.isfinite(score):
             b = score_bin(score)
-            _add(self.score_all, b, sign)
+            add_count(self.score_all, b, sign)
             if called_positive is not None:
                 self.score_pp_n += sign
                 if called_positive:
-                    _add(self.score_pp, b, sign)
+                    add_count(self.score_pp, b, sign)
 
     def add_delay(self, seconds: float, sign: int = 1) -> None:
         """Count one label delay (actual time minus prediction time)."""
@@ -141,13 +128,13 @@ class Cell:
         if row.kind == "regression":
             self._add_regression(row.y, row.f, sign)
             return
-        _add(self.confusion, (row.true, row.pred), sign)
+        add_count(self.confusion, (row.true, row.pred), sign)
         if row.kind == "binary":
             s = row.score
             if s is not None and math.isfinite(s):
-                _add(self.pos if row.positive else self.neg, score_bin(s), sign)
+                add_count(self.pos if row.positive else self.neg, score_bin(s), sign)
                 if row.pred_positive:
-                    _add(self.lab_pp, score_bin(s), sign)
+                    add_count(self.lab_pp, score_bin(s), sign)
                 if 0.0 <= s <= 1.0:
                     self._add_prob(2, (1.0 - s, s), 1 if row.positive else 0, sign)
             return
@@ -156,7 +143,7 @@ class Cell:
                 if not math.isfinite(s):
                     continue
                 pos, neg = self.ovr.get(c) or self.ovr.setdefault(c, ({}, {}))
-                _add(pos if c == row.true else neg, score_bin(s), sign)
+                add_count(pos if c == row.true else neg, score_bin(s), sign)
             if row.true in row.classes:
                 self._add_prob(len(row.classes), row.scores, row.classes.index(row.true), sign)
 
@@ -197,25 +184,25 @@ class Cell:
         """Add ``other``'s state to this one (windows of a range, segments of a model)."""
         self.predictions += other.predictions
         for k, v in other.score_all.items():
-            _add(self.score_all, k, v)
+            add_count(self.score_all, k, v)
         for k, v in other.score_pp.items():
-            _add(self.score_pp, k, v)
+            add_count(self.score_pp, k, v)
         self.score_pp_n += other.score_pp_n
         for k, v in other.lab_pp.items():
-            _add(self.lab_pp, k, v)
+            add_count(self.lab_pp, k, v)
         self.labeled += other.labeled
         for key, n in other.confusion.items():
-            _add(self.confusion, key, n)
+            add_count(self.confusion, key, n)
         for k, v in other.pos.items():
-            _add(self.pos, k, v)
+            add_count(self.pos, k, v)
         for k, v in other.neg.items():
-            _add(self.neg, k, v)
+            add_count(self.neg, k, v)
         for c, (opos, oneg) in other.ovr.items():
             pos, neg = self.ovr.setdefault(c, ({}, {}))
             for k, v in opos.items():
-                _add(pos, k, v)
+                add_count(pos, k, v)
             for k, v in oneg.items():
-                _add(neg, k, v)
+                add_count(neg, k, v)
         if other.prob_n and (not self.prob_n or other.prob_classes == self.prob_classes):
             self.prob_classes = other.prob_classes
             self.prob_n += other.prob_n
@@ -328,11 +315,11 @@ class Cell:
 
     def score_histograms(self) -> ScoreHistograms:
         """Return the binary score histograms of labelled rows (positive vs negative)."""
-        return ScoreHistograms(SCORE_EDGES, _dense(self.pos), _dense(self.neg))
+        return ScoreHistograms(SCORE_EDGES, dense(self.pos), dense(self.neg))
 
     def score_counts(self) -> np.ndarray:
         """Return every prediction's score counts on :data:`SCORE_EDGES` (for CBPE)."""
-        return _dense(self.score_all)
+        return dense(self.score_all)
 
     def called_positive_counts(self) -> np.ndarray | None:
         """Return the score counts of the predictions the model called positive (for CBPE).
@@ -342,11 +329,11 @@ class Cell:
         """
         if self.score_pp_n != sum(self.score_all.values()):
             return None
-        return _dense(self.score_pp)
+        return dense(self.score_pp)
 
     def labeled_called_positive_counts(self) -> np.ndarray:
         """Return the score counts of labelled predictions the model called positive."""
-        return _dense(self.lab_pp)
+        return dense(self.lab_pp)
 
     def regression_sums(self) -> RegressionSums:
         """Return the regression sums as a stats state."""
@@ -392,11 +379,11 @@ class Cell:
         elif self.ovr:
             aucs, aps = [], []
             for pos, neg in self.ovr.values():
-                sh = ScoreHistograms(SCORE_EDGES, _dense(pos), _dense(neg))
+                sh = ScoreHistograms(SCORE_EDGES, dense(pos), dense(neg))
                 aucs.append(sh.roc_auc())
                 aps.append(sh.average_precision())
-            out["roc_auc"] = _nanmean(aucs)
-            out["pr_auc"] = _nanmean(aps)
+            out["roc_auc"] = nanmean(aucs)
+            out["pr_auc"] = nanmean(aps)
         if self.prob_n:
             ps = ProbabilisticSums(self.prob_classes, self.prob_n, self.log_loss, self.brier)
             out.update(ps.metrics())
@@ -408,9 +395,4 @@ class Cell:
 
     def coverage(self) -> float:
         """Return the share of the window's predictions that have an actual (nan when none)."""
-        return _ratio(self.labeled, self.predictions)
-
-
-def _nanmean(values: list[float]) -> float:
-    finite = [v for v in values if not math.isnan(v)]
-    return sum(finite) / len(finite) if finite else math.nan
+        return ratio(self.labeled, self.predictions)
