@@ -24,8 +24,6 @@ from otelml.testing import Capture
         ({"model": "m", "inputs": 3}, "inputs"),
         ({"model": "m", "baseline": {"a": [2.0, 1.0]}}, "baseline"),
         ({"model": "m", "baseline": "no/such/file.json"}, "baseline"),
-        ({"model": "m", "raw_categories": [""]}, "raw_categories"),
-        ({"model": "m", "exception_messages": "yes"}, "exception_messages"),
     ],
 )
 def test_bad_options_fail_at_decoration_naming_the_option(kwargs: Any, option: str) -> None:
@@ -57,7 +55,6 @@ def test_span_features_allowlist_mask_hash_truncate(telemetry: Capture) -> None:
         mask_features=["ssn"],
         hash_features=["email"],
         max_string_length=8,
-        raw_categories=["note"],  # readable: truncated; masking and hashing win over it
     )(lambda row: 0.5)
     f({"amount": 12.5, "email": "a@b.c", "ssn": "123-45", "note": "x" * 50, "secret": "s"})
     attrs = telemetry.spans()[0].attributes
@@ -96,9 +93,9 @@ def test_category_cap_overflows_into_other(telemetry: Capture) -> None:
 
 
 def test_segment_cap_and_segment_keys(telemetry: Capture) -> None:
-    f = oi.observe(
-        model="seg", segment_by=["country", "device"], max_segments=2, raw_categories=True
-    )(lambda rows: [0.0] * len(rows))
+    f = oi.observe(model="seg", segment_by=["country", "device"], max_segments=2)(
+        lambda rows: [0.0] * len(rows)
+    )
     f([{"country": c, "device": "ios", "x": 1.0} for c in ["US", "FR", "DE", "US", "IT"]])
     pts = telemetry.points(semconv.PREDICTION_COUNT.name)
     got = {p.attributes[semconv.SEGMENT]: p.value for p in pts}

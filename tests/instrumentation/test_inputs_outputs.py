@@ -23,12 +23,6 @@ B = RNG.normal(size=200)
 C = RNG.choice(["x", "y", "z"], size=200)
 
 
-@pytest.fixture(autouse=True)
-def _readable_categories(monkeypatch: pytest.MonkeyPatch) -> None:
-    # These tests check category identity across containers, so they read categories raw.
-    monkeypatch.setenv("OTELML_RAW_CATEGORIES", "*")
-
-
 def _expected(values: np.ndarray) -> list[int]:
     # Upper-inclusive bins, as OTel: searchsorted(side="left") then bincount.
     return np.bincount(

@@ -14,13 +14,9 @@ from otelml.testing import Capture
 
 
 def test_prediction_logs_with_given_ids_and_segments(telemetry: Capture) -> None:
-    f = oi.observe(
-        model="fraud",
-        version="3",
-        id_from="request_id",
-        segment_by=["country"],
-        raw_categories=["country"],
-    )(lambda rows: np.array([0.1, 0.9]))
+    f = oi.observe(model="fraud", version="3", id_from="request_id", segment_by=["country"])(
+        lambda rows: np.array([0.1, 0.9])
+    )
     f(
         [
             {"request_id": "r1", "country": "US", "a": 1.0},

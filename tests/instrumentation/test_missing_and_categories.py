@@ -32,12 +32,6 @@ CONTAINERS: dict[str, Any] = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _readable_categories(monkeypatch: pytest.MonkeyPatch) -> None:
-    # These tests check category identity across containers, so they read categories raw.
-    monkeypatch.setenv("OTELML_RAW_CATEGORIES", "*")
-
-
 def _quality(telemetry: Capture, name: str = "a") -> tuple[int, dict[str, int]]:
     [missing] = telemetry.points(semconv.FEATURE_MISSING.name, {semconv.FEATURE_NAME: name})
     invalid = {

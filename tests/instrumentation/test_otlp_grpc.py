@@ -102,11 +102,7 @@ def test_wire_payload_carries_the_contract(receiver: tuple[Receiver, int]) -> No
         rng = np.random.default_rng(3)
         amount = rng.normal(size=1000)
         f = oi.observe(
-            model="fraud",
-            version="3.2.0",
-            baseline={"amount": EDGES},
-            log_predictions=True,
-            raw_categories=["country"],
+            model="fraud", version="3.2.0", baseline={"amount": EDGES}, log_predictions=True
         )(lambda rows: np.full(len(rows["amount"]), 0.25))
         f({"amount": amount, "country": rng.choice(["US", "FR"], size=1000)})
         ids = oi.last_prediction_ids()

@@ -281,9 +281,7 @@ def test_span_feature_attributes_same_with_and_without_plans(
 ) -> None:
     if not plans:
         monkeypatch.setattr(_span_attributes, "_MAX_SPAN_PLANS", 0)
-    f = oi.observe(model="sp", span_features=True, mask_features=["secret"], raw_categories=True)(
-        _one
-    )
+    f = oi.observe(model="sp", span_features=True, mask_features=["secret"])(_one)
     g = oi.observe(model="sp2", span_features=["a", "c"])(_one)
     f({"a": 1.0, "b": 2, "c": True})
     f({"a": 1.0, "b": None, "c": "x" * 400})

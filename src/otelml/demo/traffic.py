@@ -87,8 +87,6 @@ def observed_predict(scenario: Scenario, baseline: Any) -> Callable[[dict[str, A
         id_from="request_id",
         classes=[0, 1],
         categorical=[NEW_CATEGORY_COLUMN],
-        # Synthetic data: its categories may leave the host readable, as the baseline has them.
-        raw_categories=True,
     )
     def predict(batch: dict[str, Any]) -> Any:
         return scenario.predict_proba(batch)

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from otelml._categories import canonical
 from otelml.instrumentation._category_counting import count_objects, sorted_counts
-from otelml.instrumentation.protect import rekey
 from otelml.stats.categorical import CategoryCounts
 from otelml.stats.exponential import ExponentialHistogram
 from otelml.stats.histogram import FixedHistogram
@@ -57,7 +56,6 @@ class FeatureState:
         "edges",
         "hist",
         "inf",
-        "keyfn",
         "kind",
         "mismatch",
         "missing",
@@ -75,10 +73,8 @@ class FeatureState:
         edges: np.ndarray | None,
         cap: int,
         nan_missing: bool = True,
-        keyfn: Callable[[str], str] | None = None,
     ) -> None:
         self.name = name
-        self.keyfn = keyfn
         self.nan_missing = nan_missing
         self.kind = kind
         self.edges = edges
@@ -96,9 +92,7 @@ class FeatureState:
 
     def empty_like(self) -> FeatureState:
         """Return an empty state with the same name, kind, edges and cap."""
-        return FeatureState(
-            self.name, self.kind, self.edges, self.cap, self.nan_missing, self.keyfn
-        )
+        return FeatureState(self.name, self.kind, self.edges, self.cap, self.nan_missing)
 
     # ------------------------------------------------------------------ numeric values
     def add_numbers(self, x: np.ndarray) -> None:
@@ -139,15 +133,9 @@ class FeatureState:
             self.add_numbers(stage[0] if len(stage) == 1 else np.concatenate(stage))
 
     def add_labels(self, counts: Mapping[str, int]) -> None:
-        """Count category values (the sketch caps distinct values into ``__other__``).
-
-        Every category reaches the sketch here, turned by ``keyfn`` (hashing or masking)
-        first, so no other form of a protected value is ever counted or exported.
-        """
+        """Count category values (the sketch caps distinct values into ``__other__``)."""
         if not counts:
             return
-        if self.keyfn is not None:
-            counts = rekey(counts, self.keyfn)
         if self.cats is None:
             self.cats = CategoryCounts(cap=self.cap)
         self.cats.update_counts(counts)

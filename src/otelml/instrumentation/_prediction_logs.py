@@ -12,7 +12,6 @@ from opentelemetry import trace
 from otelml import semconv
 from otelml.instrumentation import extract
 from otelml.instrumentation.logs import LOGS
-from otelml.instrumentation.protect import Protector
 
 
 def log_predictions(
@@ -23,12 +22,10 @@ def log_predictions(
     ids: list[str],
     outputs: extract.Outputs,
     inputs: extract.Inputs | None,
-    protector: Protector | None = None,
 ) -> None:
     """Queue one ``ml.prediction`` event per id, built lazily off the model's thread.
 
-    ``base`` holds the model's identity attributes and ``span`` (or None) links each event;
-    ``protector`` turns segment values and labels into their exported form.
+    ``base`` holds the model's identity attributes and ``span`` (or None) links each event.
     """
     ctx = trace.set_span_in_context(span) if span is not None else None
     when = time.time_ns()
@@ -48,14 +45,6 @@ def log_predictions(
         records: list[tuple[dict[str, Any], int | None]] = []
         vals = None if values is None else np.asarray(values, dtype=np.float64).tolist()
         labs = None if labels is None else [str(x) for x in labels]
-        if protector is not None:
-            fn = protector.category_fn(semconv.PREDICTION_LABEL)
-            if labs is not None and fn is not None:
-                labs = [fn(x) for x in labs]
-            for c, col in seg_cols.items():
-                fn = protector.category_fn(c)
-                if fn is not None:
-                    seg_cols[c] = [fn(x) for x in col]
         scs = None if scores is None else scores.tolist()
         for i, pid in enumerate(ids):
             attrs: dict[str, Any] = {

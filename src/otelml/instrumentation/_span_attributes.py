@@ -82,7 +82,6 @@ class SpanAttributes:
     ) -> dict[str, Any]:
         """Return the attributes of a call's span; the model's identity comes last."""
         cfg = self.cfg
-        protect = cfg.protector.value
         attrs: dict[str, Any] = {semconv.BATCH_SIZE: n, semconv.AGGREGATED: aggregated}
         if ids:
             if n == 1:
@@ -93,13 +92,11 @@ class SpanAttributes:
             if outputs.values is not None:
                 attrs[semconv.PREDICTION_VALUE] = float(outputs.values[0])
             if outputs.labels is not None:
-                label = str(outputs.labels[0])[: cfg.max_string_length]
-                attrs[semconv.PREDICTION_LABEL] = protect(semconv.PREDICTION_LABEL, label)
+                attrs[semconv.PREDICTION_LABEL] = str(outputs.labels[0])[: cfg.max_string_length]
         row = inputs.row if inputs is not None else None
         if row is not None:
             for c in cfg.segment_by:
-                value = protect(c, str(row.get(c)))
-                attrs[semconv.segment_attribute(c)] = value[: cfg.max_string_length]
+                attrs[semconv.segment_attribute(c)] = str(row.get(c))[: cfg.max_string_length]
             if cfg.span_features is not False and not self._plain_features(row, attrs):
                 budget = self.max_features
                 for name, v in row.items():

@@ -36,7 +36,6 @@ from otelml.instrumentation._feature_state import (
     Sketch,
 )
 from otelml.instrumentation._row_buffer import RowSchema
-from otelml.instrumentation.protect import Protector
 from otelml.stats.histogram import FixedHistogram
 
 __all__ = [
@@ -130,12 +129,8 @@ class ModelAggregator:
         max_categories: int = 100,
         max_features: int = 500,
         nan_is_missing: bool = True,
-        protector: Protector | None = None,
     ) -> None:
         self.key = (model, version, environment)
-        # What turns a feature's (or the labels') categories into their exported form.
-        self.protector = protector or Protector(raw=True)
-        self._keyfn = self.protector.category_fn
         self._nan_missing = nan_is_missing
         self._edges = {k: np.asarray(v, dtype=np.float64) for k, v in (edges or {}).items()}
         # Kinds are compared by identity on the hot path: store the module's constants.
@@ -156,14 +151,7 @@ class ModelAggregator:
         if s is None:
             s = self._segments[seg] = SegmentState(seg)
             s.values = FeatureState("", NUMERIC, self._pred_edges, self._cap, self._nan_missing)
-            s.labels = FeatureState(
-                "",
-                CATEGORICAL,
-                None,
-                self._cap,
-                self._nan_missing,
-                self._keyfn(semconv.PREDICTION_LABEL),
-            )
+            s.labels = FeatureState("", CATEGORICAL, None, self._cap, self._nan_missing)
         return s
 
     def _feature(self, s: SegmentState, name: str) -> FeatureState:
@@ -174,22 +162,12 @@ class ModelAggregator:
                 f = s.features.get(semconv.OVERFLOW_VALUE)
                 if f is None:
                     f = FeatureState(
-                        semconv.OVERFLOW_VALUE,
-                        None,
-                        None,
-                        self._cap,
-                        self._nan_missing,
-                        self._keyfn(semconv.OVERFLOW_VALUE),
+                        semconv.OVERFLOW_VALUE, None, None, self._cap, self._nan_missing
                     )
                     s.features[semconv.OVERFLOW_VALUE] = f
             else:
                 f = FeatureState(
-                    name,
-                    self._kinds.get(name),
-                    self._edges.get(name),
-                    self._cap,
-                    self._nan_missing,
-                    self._keyfn(name),
+                    name, self._kinds.get(name), self._edges.get(name), self._cap, self._nan_missing
                 )
             s.features[name] = f
         return f

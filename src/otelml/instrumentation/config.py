@@ -6,19 +6,13 @@ message naming the parameter, never at predict time.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from otelml import semconv
-from otelml.instrumentation.protect import (
-    HASH,
-    MASK,
-    Protector,
-    env_raw_categories,
-    hash_salt,
-)
 
 
 class ConfigError(ValueError):
@@ -105,8 +99,6 @@ class ObserveConfig:
     mask_features: frozenset[str] = frozenset()
     hash_features: frozenset[str] = frozenset()
     hash_salt: str = ""
-    raw_categories: bool | frozenset[str] = False
-    exception_messages: bool = False
     feature_names: tuple[str, ...] | None = None
     categorical: frozenset[str] = frozenset()
     classes: tuple[str, ...] | None = None
@@ -121,16 +113,6 @@ class ObserveConfig:
     span_attribute_limit: int = 128
     nan_is_missing: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
-    protector: Protector = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        prot = Protector(
-            raw=self.raw_categories,
-            masked=self.mask_features,
-            hashed=self.hash_features,
-            salt=self.hash_salt,
-        )
-        object.__setattr__(self, "protector", prot)
 
     def feature_on_span(self, name: str) -> bool:
         """Return True when ``name``'s value (possibly masked or hashed) may go on spans."""
@@ -138,37 +120,22 @@ class ObserveConfig:
         return allowed is True or (isinstance(allowed, frozenset) and name in allowed)
 
     def span_value(self, name: str, value: Any) -> Any:
-        """Return a feature value as it may appear on a span: masked, hashed, truncated.
-
-        Numbers stay numbers unless the feature is masked or listed in ``hash_features``;
-        any other value is hashed unless the feature is in ``raw_categories``.
-        """
-        prot = self.protector
-        mode = prot.mode(name)
-        if mode is MASK:
+        """Return a feature value as it may appear on a span: masked, hashed, truncated."""
+        if name in self.mask_features:
             return semconv.REDACTED
         if name in self.hash_features:
-            return prot.hash(str(value))
+            digest = hashlib.sha256((self.hash_salt + str(value)).encode()).hexdigest()
+            return "sha256:" + digest[:16]
         t = type(value)
-        if t is float or t is int or t is bool or value is None:
+        if t is float or t is int or t is bool:
             return value
-        if isinstance(value, (int, float)):  # numpy scalars
-            return value.item() if hasattr(value, "item") else float(value)
-        if mode is HASH:
-            return prot.hash(str(value))
         if t is str:
             return value[: self.max_string_length]
+        if value is None:
+            return None
+        if isinstance(value, (int, float)):  # numpy scalars
+            return value.item() if hasattr(value, "item") else float(value)
         return str(value)[: self.max_string_length]
-
-
-def raw_names(value: bool | Sequence[str] | None) -> bool | frozenset[str]:
-    """Return ``raw_categories``: True, or the features whose categories may go out raw
-    (None: ``OTELML_RAW_CATEGORIES``)."""
-    if value is None:
-        return env_raw_categories()
-    if isinstance(value, bool):
-        return value
-    return frozenset(_names("raw_categories", value))
 
 
 def _names(option: str, value: object) -> tuple[str, ...]:
@@ -212,8 +179,6 @@ def make_config(
     span_features: bool | Sequence[str] | None = None,
     mask_features: Sequence[str] | None = None,
     hash_features: Sequence[str] | None = None,
-    raw_categories: bool | Sequence[str] | None = None,
-    exception_messages: bool | None = None,
     feature_names: Sequence[str] | None = None,
     categorical: Sequence[str] | None = None,
     classes: Sequence[object] | None = None,
@@ -276,10 +241,6 @@ def make_config(
         raise ConfigError("feature_names: names must be unique")
     class_names = tuple(str(c) for c in classes) if classes is not None else None
 
-    if exception_messages is None:
-        exception_messages = env_bool("OTELML_EXCEPTION_MESSAGES", False)
-    elif not isinstance(exception_messages, bool):
-        raise ConfigError(f"exception_messages: expected a bool, got {exception_messages!r}")
     if not isinstance(nan_is_missing, bool):
         raise ConfigError(f"nan_is_missing: expected a bool, got {nan_is_missing!r}")
     return ObserveConfig(
@@ -295,9 +256,7 @@ def make_config(
         span_features=allowed,
         mask_features=frozenset(masked),
         hash_features=frozenset(hashed),
-        hash_salt=hash_salt(),
-        raw_categories=raw_names(raw_categories),
-        exception_messages=exception_messages,
+        hash_salt=os.environ.get("OTELML_HASH_SALT", ""),
         feature_names=names,
         categorical=frozenset(_names("categorical", categorical)),
         classes=class_names,

@@ -217,8 +217,6 @@ def observe(
     span_features: bool | Sequence[str] | None = None,
     mask_features: Sequence[str] | None = None,
     hash_features: Sequence[str] | None = None,
-    raw_categories: bool | Sequence[str] | None = None,
-    exception_messages: bool | None = None,
     feature_names: Sequence[str] | None = None,
     categorical: Sequence[str] | None = None,
     classes: Sequence[object] | None = None,

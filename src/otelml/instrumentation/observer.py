@@ -25,10 +25,9 @@ from otelml.instrumentation._segments import segment_groups
 from otelml.instrumentation._span_attributes import SpanAttributes
 from otelml.instrumentation._span_attributes import SpanPlan as SpanPlan
 from otelml.instrumentation.aggregate import ModelAggregator
-from otelml.instrumentation.config import ConfigError, ObserveConfig
+from otelml.instrumentation.config import ObserveConfig
 from otelml.instrumentation.flush import HUB
 from otelml.instrumentation.guard import GUARD
-from otelml.instrumentation.protect import record_exception
 from otelml.instrumentation.runtime import Pipes
 
 _LAST_IDS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
@@ -181,7 +180,7 @@ class Observer:
             if span is not None and isinstance(exc, Exception) and span.is_recording():
                 from opentelemetry.trace import Status, StatusCode
 
-                record_exception(span, exc, self.cfg.exception_messages)
+                span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, type(exc).__qualname__))
                 span.set_attributes(self._identity)
         except Exception as err:
@@ -237,9 +236,7 @@ class Observer:
             self._aggregate(inputs, outputs, n, row_segment, groups, duration, stream_item)
         if pipes.logger is not None and ids and outputs is not None:
             by = cfg.segment_by
-            log_predictions(
-                pipes.logger, call.span, self._log_base, by, ids, outputs, inputs, cfg.protector
-            )
+            log_predictions(pipes.logger, call.span, self._log_base, by, ids, outputs, inputs)
         span = call.span
         if span is not None and not stream_item and span.is_recording():
             span.set_attributes(self._spans.build(inputs, outputs, ids, n, pipes.metrics))
@@ -262,13 +259,8 @@ class Observer:
                     max_categories=cfg.max_categories,
                     max_features=cfg.max_features,
                     nan_is_missing=cfg.nan_is_missing,
-                    protector=cfg.protector,
                 ),
             )
-            if agg.protector.options != cfg.protector.options:
-                why = f"model {cfg.model!r}: decorators differ in raw_categories, mask_features,"
-                why += " hash_features or OTELML_HASH_SALT; metrics follow the first one"
-                GUARD.error("protection", ConfigError(why))
         return agg
 
     def _segment_name(self, key: str) -> str:
@@ -283,19 +275,14 @@ class Observer:
         self, inputs: extract.Inputs | None, n: int
     ) -> tuple[str | None, list[tuple[str, np.ndarray]] | None]:
         """Return the single row's segment, or (segment, row indices) groups of a batch."""
-        by, protect = self.cfg.segment_by, self.cfg.protector.value
+        by = self.cfg.segment_by
         if not by or inputs is None:
             return None, None
         if inputs.row is not None:
             row = inputs.row
-            key = semconv.segment_key({c: protect(c, str(row.get(c))) for c in by})
-            return self._segment_name(key), None
-        # Masked values fall into one group; the groups stay apart by row index.
+            return self._segment_name(semconv.segment_key({c: str(row.get(c)) for c in by})), None
         groups = segment_groups(by, inputs.columns or {}, n)
-        keys = [semconv.segment_key({c: protect(c, x) for c, x in v.items()}) for v, _ in groups]
-        return None, [
-            (self._segment_name(k), idx) for k, (_, idx) in zip(keys, groups, strict=True)
-        ]
+        return None, [(self._segment_name(semconv.segment_key(v)), idx) for v, idx in groups]
 
     def _aggregate(
         self,
@@ -366,7 +353,7 @@ class Observer:
                 if exc is not None and isinstance(exc, Exception):
                     from opentelemetry.trace import Status, StatusCode
 
-                    record_exception(span, exc, self.cfg.exception_messages)
+                    span.record_exception(exc)
                     span.set_status(Status(StatusCode.ERROR, type(exc).__qualname__))
                 attrs: dict[str, Any] = {semconv.AGGREGATED: call.pipes.metrics}
                 if call.inputs is not None:
