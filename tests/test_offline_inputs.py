@@ -188,8 +188,9 @@ def test_a_baseline_too_small_to_compare_warns_with_its_row_count(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="otelml"):
-        build_baseline(pd.DataFrame({"a": np.arange(45.0)}), model="m", version="1")
-    assert any("45 rows" in r.getMessage() for r in caplog.records), caplog.text
+        # Below the decision's min_reference (20 rows): no window can ever be compared with it.
+        build_baseline(pd.DataFrame({"a": np.arange(12.0)}), model="m", version="1")
+    assert any("12 rows" in r.getMessage() for r in caplog.records), caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="otelml"):
         build_baseline(pd.DataFrame({"a": np.arange(500.0)}), model="m", version="1")
